@@ -1,0 +1,89 @@
+// The callbacks Envoy calls (proxy_on_*), the ABI version marker and the allocator export.
+// The filter's entry file re-exports everything here (and nothing else becomes a module export).
+
+import { roots, rootFactory, streams } from "./context";
+// Loaded for its side: asconfig routes `abort` to ./abort/onAbort (Envoy has no env.abort).
+import "./abort";
+
+/** Marks the module as proxy-wasm ABI v0.2.1; the host looks for this export's name. */
+export function proxy_abi_version_0_2_1(): void {}
+
+/** The host allocates here the memory it hands to us (header values, buffers, properties). */
+export function malloc(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
+  if (parentContextId == 0) {
+    const factory = rootFactory;
+    if (factory === null) {
+      abort("no root context factory set", "assembly/abi/exports.ts", 0, 0);
+      return;
+    }
+    roots.set(contextId, factory(contextId));
+  } else {
+    // A parent that is not a root context is a host error: Map.get aborts with a clear message.
+    streams.set(contextId, roots.get(parentContextId).newHttpContext(contextId));
+  }
+}
+
+export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): bool {
+  return roots.get(rootId).onVmStart(vmConfigurationSize);
+}
+
+export function proxy_on_configure(rootId: u32, pluginConfigurationSize: u32): bool {
+  return roots.get(rootId).onConfigure(pluginConfigurationSize);
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  roots.get(rootId).onTick();
+}
+
+export function proxy_on_request_headers(id: u32, headers: u32, endOfStream: bool): u32 {
+  return streams.get(id).onRequestHeaders(headers, endOfStream);
+}
+
+export function proxy_on_request_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
+  return streams.get(id).onRequestBody(bodySize, endOfStream);
+}
+
+export function proxy_on_request_trailers(id: u32, trailers: u32): u32 {
+  return streams.get(id).onRequestTrailers(trailers);
+}
+
+export function proxy_on_response_headers(id: u32, headers: u32, endOfStream: bool): u32 {
+  return streams.get(id).onResponseHeaders(headers, endOfStream);
+}
+
+export function proxy_on_response_body(id: u32, bodySize: u32, endOfStream: bool): u32 {
+  return streams.get(id).onResponseBody(bodySize, endOfStream);
+}
+
+export function proxy_on_response_trailers(id: u32, trailers: u32): u32 {
+  return streams.get(id).onResponseTrailers(trailers);
+}
+
+export function proxy_on_http_call_response(id: u32, token: u32, headers: u32, bodySize: u32, trailers: u32): void {
+  if (roots.has(id)) roots.get(id).onHttpCallResponse(token, headers, bodySize, trailers);
+  else streams.get(id).onHttpCallResponse(token, headers, bodySize, trailers);
+}
+
+export function proxy_on_log(id: u32): void {
+  if (streams.has(id)) streams.get(id).onLog();
+  else roots.get(id).onLog();
+}
+
+export function proxy_on_done(id: u32): bool {
+  if (streams.has(id)) return streams.get(id).onDone();
+  return roots.get(id).onDone();
+}
+
+export function proxy_on_delete(id: u32): void {
+  if (streams.has(id)) {
+    streams.get(id).onDelete();
+    streams.delete(id);
+  } else if (roots.has(id)) {
+    roots.get(id).onDelete();
+    roots.delete(id);
+  }
+}

@@ -1,0 +1,69 @@
+// Properties (attributes) as Envoy serves them to proxy_get_property: a path of segments, and a
+// value serialized by type. Callers supply what Envoy would know (node locality and metadata,
+// source.address, xds.cluster_name, response.code, response.flags, ...) as a nested object.
+
+import { WasmResult } from "./abi.js";
+
+/** A leaf value and its Envoy serialization: */
+export type PropertyLeaf =
+  | string // bytes of the string
+  | number // integer: int64 little endian (8 bytes); otherwise a double (8 bytes)
+  | bigint // int64 / uint64 little endian (8 bytes)
+  | boolean // one byte
+  | Uint8Array; // the bytes as given (e.g. an already-serialized protobuf)
+export interface PropertyTree { [segment: string]: PropertyLeaf | PropertyTree | undefined }
+
+const utf8 = new TextEncoder();
+
+function isTree(v: unknown): v is PropertyTree {
+  return typeof v === "object" && v !== null && !(v instanceof Uint8Array);
+}
+
+export function serializeLeaf(v: PropertyLeaf): Uint8Array {
+  if (typeof v === "string") return utf8.encode(v);
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  if (typeof v === "bigint") view.setBigInt64(0, BigInt.asIntN(64, v), true);
+  else if (Number.isInteger(v)) view.setBigInt64(0, BigInt(v), true);
+  else view.setFloat64(0, v, true);
+  return out;
+}
+
+export interface PropertyLookup {
+  result: WasmResult;
+  value?: Uint8Array;
+  /** Why a lookup failed, for the host's log. */
+  reason?: string;
+}
+
+/** Layers of properties: the stream's own first, then the VM's (node, plugin_name, ...). */
+export function lookupProperty(path: string[], ...layers: (PropertyTree | undefined)[]): PropertyLookup {
+  for (const layer of layers) {
+    let cur: PropertyLeaf | PropertyTree | undefined = layer;
+    for (const seg of path) {
+      if (!isTree(cur)) { cur = undefined; break; }
+      cur = cur[seg];
+    }
+    if (cur === undefined) continue;
+    if (isTree(cur)) {
+      // Envoy serializes whole messages/maps (e.g. `node`) as protobuf; this host serves leaves
+      // only and says so rather than inventing an encoding.
+      return { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} is a message; read one of its fields` };
+    }
+    return { result: WasmResult.Ok, value: serializeLeaf(cur) };
+  }
+  return { result: WasmResult.NotFound };
+}
+
+/** Sets a leaf in a tree, creating the intermediate levels. */
+export function setProperty(tree: PropertyTree, path: string[], value: PropertyLeaf): void {
+  let cur = tree;
+  for (const seg of path.slice(0, -1)) {
+    const next = cur[seg];
+    if (!isTree(next)) cur[seg] = {};
+    cur = cur[seg] as PropertyTree;
+  }
+  cur[path[path.length - 1]] = value;
+}
