@@ -278,6 +278,35 @@ export function getSharedData(key: string): SharedValue | null {
   return new SharedValue(takeBytes(), cas);
 }
 
+let lastCas: u32 = 0;
+
+/**
+ * Copies the value under `key` into [dest, dest+capacity) without allocating; returns its full
+ * size (it may exceed `capacity`), or -1 when the key is not set. The CAS token is `sharedCas()`.
+ */
+export function readSharedData(key: string, dest: usize, capacity: usize): i32 {
+  const base = scratch(worst(key));
+  clearRet();
+  store<u32>(RET_EXTRA, 0);
+  const r = raw.proxy_get_shared_data(base, put(key, base), RET_PTR, RET_SIZE, RET_EXTRA);
+  if (r != WasmResult.Ok) return -1;
+  lastCas = load<u32>(RET_EXTRA);
+  const ptr = load<usize>(RET_PTR);
+  const size = load<usize>(RET_SIZE);
+  if (ptr != 0) {
+    memory.copy(dest, ptr, min<usize>(size, capacity));
+    heap.free(ptr);
+  }
+  return <i32>size;
+}
+export function sharedCas(): u32 { return lastCas; }
+
+/** Writes raw bytes under `key` (see setSharedData). */
+export function writeSharedData(key: string, ptr: usize, size: usize, cas: u32): WasmResult {
+  const base = scratch(worst(key));
+  return <WasmResult>raw.proxy_set_shared_data(base, put(key, base), ptr, size, cas);
+}
+
 /** Writes `key`; with cas != 0 the write only happens if nobody wrote since (else CasMismatch). */
 export function setSharedData(key: string, data: ArrayBuffer, cas: u32 = 0): WasmResult {
   const base = scratch(worst(key));

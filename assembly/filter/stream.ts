@@ -1,0 +1,211 @@
+// One HTTP request: strip what a client must not set, pick the cluster (affinity-stable, or by
+// the route's split), name it in the routing header, set the route's retry policy and explain
+// the choice; on the way back, explain it on the response and issue the affinity cookie; at the
+// end, feed the outcome into the cluster's health.
+
+import {
+  HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
+  nowNanos, removeHeader, replaceHeader, addHeader,
+} from "../abi";
+import { Outcome } from "../health/record";
+import { AffinityKind } from "../policy/model";
+import { FailoverRoot } from "./root";
+import { RouteState } from "./state";
+
+// Headers the filter owns: a client's copies are removed before anything else happens.
+const EXPLAIN = ["x-failover-cluster", "x-failover-priority", "x-failover-reason", "x-failover-score", "x-failover-decision"];
+const RETRY = ["x-envoy-retry-on", "x-envoy-retry-grpc-on", "x-envoy-max-retries", "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-retriable-status-codes"];
+
+// Envoy's legacy response flags (response.flags).
+const FLAG_UH: i64 = 0x2;   // no healthy upstream
+const FLAG_UT: i64 = 0x4;   // upstream request timeout
+const FLAG_LR: i64 = 0x8;   // local reset
+const FLAG_UR: i64 = 0x10;  // upstream remote reset
+const FLAG_UF: i64 = 0x20;  // upstream connection failure
+const FLAG_UC: i64 = 0x40;  // upstream connection termination
+const FLAG_UO: i64 = 0x80;  // upstream overflow (circuit breaker): not the cluster's fault
+
+export class FailoverStream extends HttpContext {
+  route: RouteState | null = null;
+  candidate: i32 = -1;
+  cluster: i32 = -1;
+  aggregate: i32 = -1;
+  reason: string = "";
+  startMs: i64 = 0;
+  newCookie: string = "";
+
+  get failover(): FailoverRoot { return changetype<FailoverRoot>(this.root); }
+
+  onRequestHeaders(headers: u32, endOfStream: bool): HeadersStatus {
+    const root = this.failover;
+    if (!root.configured) return HeadersStatus.Continue;
+    const p = root.policy;
+    const M = MapType.HttpRequestHeaders;
+    removeHeader(M, p.routingHeader);
+    for (let i = 0; i < EXPLAIN.length; i++) removeHeader(M, EXPLAIN[i]);
+    for (let i = 0; i < RETRY.length; i++) removeHeader(M, RETRY[i]);
+
+    let host = getHeader(M, ":authority");
+    if (host === null) host = getHeader(M, "host");
+    const path = getHeader(M, ":path");
+    const r = root.match(hostOnly(host === null ? "" : host!), path === null ? "/" : path!);
+    incrementMetric(root.mDecisions, 1);
+    if (r < 0) {
+      replaceHeader(M, "x-failover-reason", "no-route");
+      incrementMetric(root.mNoRoute, 1);
+      return HeadersStatus.Continue;
+    }
+    const rs = root.routes[r];
+    const nowMs = <i64>(nowNanos() / 1000000);
+    this.route = rs;
+    this.startMs = nowMs;
+
+    const key = this.affinityKey(rs);
+    const i = key.length > 0 ? root.pickAffinity(rs, key) : root.pickRandom(rs);
+    this.candidate = i;
+    this.cluster = rs.spec.clusters[i];
+    this.aggregate = rs.aggregate[i];
+    this.reason = key.length > 0 && !rs.probe[i] ? "affinity" : rs.reason[i];
+    const c = root.clusters[this.cluster];
+
+    replaceHeader(M, p.routingHeader, this.aggregate >= 0 ? p.aggregates[this.aggregate].name : c.spec.name);
+    this.explain(M);
+
+    const retry = rs.spec.retry;
+    if (retry !== null) {
+      replaceHeader(M, "x-envoy-retry-on", retry!.retryOn);
+      const exhausted = root.budgetExhausted(rs, nowMs);
+      if (exhausted) incrementMetric(rs.mBudgetExhausted, 1);
+      replaceHeader(M, "x-envoy-max-retries", exhausted ? "0" : retry!.numRetries.toString());
+      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, "x-envoy-upstream-rq-per-try-timeout-ms", (<i64>retry!.perTryTimeoutMs).toString());
+      if (retry!.retriableStatusCodes.length > 0) replaceHeader(M, "x-envoy-retriable-status-codes", retry!.retriableStatusCodes);
+    }
+
+    incrementMetric(c.mRequests, 1);
+    if (rs.probe[i]) incrementMetric(c.mProbes, 1);
+    else if (rs.prio.level[i] > 0 && rs.load.load[0] < 100) incrementMetric(c.mFailovers, 1);
+    return HeadersStatus.Continue;
+  }
+
+  /** The affinity key of this request, or "" (then the split decides). */
+  affinityKey(rs: RouteState): string {
+    const a = rs.spec.affinity;
+    const M = MapType.HttpRequestHeaders;
+    if (a.kind == AffinityKind.Header) {
+      const v = getHeader(M, a.header);
+      return v === null ? "" : v!;
+    }
+    if (a.kind == AffinityKind.Cookie) {
+      const cookies = getHeader(M, "cookie");
+      const v = cookies === null ? "" : cookieValue(cookies!, a.cookieName);
+      if (v.length > 0) return v;
+      // First visit: issue an opaque session id; the cluster follows from it, not the reverse,
+      // so a client cannot name a cluster through the cookie.
+      this.newCookie = sessionId(this.failover.next(), this.failover.next());
+      return this.newCookie;
+    }
+    if (a.kind == AffinityKind.SourceIp) {
+      const addr = getPropertyString(["source", "address"]);
+      return addr === null ? "" : hostOnly(addr!);
+    }
+    return "";
+  }
+
+  explain(map: MapType): void {
+    const rs = this.route!;
+    const i = this.candidate;
+    replaceHeader(map, "x-failover-cluster", this.failover.clusters[this.cluster].spec.name);
+    replaceHeader(map, "x-failover-priority", rs.priorityText[i]);
+    replaceHeader(map, "x-failover-reason", this.reason);
+    replaceHeader(map, "x-failover-score", rs.scoreText[i]);
+    replaceHeader(map, "x-failover-decision", this.reason == rs.reason[i] ? rs.decision[i] : rs.decision[i] + " via=" + this.reason);
+  }
+
+  onResponseHeaders(headers: u32, endOfStream: bool): HeadersStatus {
+    if (this.route === null) return HeadersStatus.Continue;
+    if (this.failover.policy.explainResponse) this.explain(MapType.HttpResponseHeaders);
+    if (this.newCookie.length > 0) {
+      const a = this.route!.spec.affinity;
+      addHeader(MapType.HttpResponseHeaders, "set-cookie", a.cookieName + "=" + this.newCookie + "; Max-Age=" +
+        a.cookieTtlS.toString() + "; Path=" + a.cookiePath + "; HttpOnly; SameSite=Lax");
+    }
+    return HeadersStatus.Continue;
+  }
+
+  onLog(): void {
+    if (this.route === null) return;
+    const root = this.failover;
+    const rs = this.route!;
+    const nowMs = <i64>(nowNanos() / 1000000);
+    const code = getPropertyInt(["response", "code"], 0);
+    const flags = getPropertyInt(["response", "flags"], 0);
+    let attempts = getPropertyInt(["upstream", "request_attempt_count"], 1);
+    if (attempts < 1) attempts = 1;
+    root.noteAttempts(rs, attempts, nowMs);
+    if ((flags & FLAG_UO) != 0) return; // a circuit breaker's refusal says nothing about health
+    const latency = <f64>(nowMs - this.startMs);
+    const outcome = classify(code, flags);
+    if (this.aggregate >= 0) {
+      // previous_priorities moves each retry to the aggregate's next child.
+      const children = root.policy.aggregates[this.aggregate].clusters;
+      for (let a: i64 = 1; a < attempts; a++) {
+        root.recordOutcome(children[<i32>min<i64>(a - 1, children.length - 1)], Outcome.Gateway5xx, latency, nowMs);
+      }
+      root.recordOutcome(children[<i32>min<i64>(attempts - 1, children.length - 1)], outcome, latency, nowMs);
+    } else {
+      // Retries stayed in this cluster; every attempt but the last failed.
+      for (let a: i64 = 1; a < attempts; a++) root.recordOutcome(this.cluster, Outcome.Gateway5xx, latency, nowMs);
+      root.recordOutcome(this.cluster, outcome, latency, nowMs);
+    }
+  }
+}
+
+/** What the final response says about the cluster that produced it. */
+export function classify(code: i64, flags: i64): Outcome {
+  if ((flags & FLAG_UT) != 0) return Outcome.LocalTimeout;
+  if ((flags & (FLAG_UF | FLAG_UC | FLAG_UR | FLAG_LR | FLAG_UH)) != 0) return Outcome.LocalConnectFailure;
+  if (code == 0) return Outcome.LocalConnectFailure; // no response at all
+  if (code >= 502 && code <= 504) return Outcome.Gateway5xx;
+  if (code >= 500 && code <= 599) return Outcome.Http5xx;
+  return Outcome.Success;
+}
+
+/** "Host:port" or "[v6]:port" without the port, lower case. */
+function hostOnly(authority: string): string {
+  let end = authority.length;
+  if (authority.startsWith("[")) {
+    const close = authority.indexOf("]");
+    if (close > 0) end = close + 1;
+  } else {
+    const colon = authority.lastIndexOf(":");
+    if (colon >= 0 && authority.indexOf(":") == colon) end = colon;
+  }
+  return authority.substring(0, end).toLowerCase();
+}
+
+/** The value of cookie `name` in a Cookie header, or "". */
+function cookieValue(header: string, name: string): string {
+  let at = 0;
+  while (at < header.length) {
+    while (at < header.length && (header.charCodeAt(at) == 32 || header.charCodeAt(at) == 59)) at++;
+    const end = header.indexOf(";", at);
+    const stop = end < 0 ? header.length : end;
+    const eq = header.indexOf("=", at);
+    if (eq > at && eq < stop && header.substring(at, eq) == name) return header.substring(eq + 1, stop).trim();
+    at = stop + 1;
+  }
+  return "";
+}
+
+function sessionId(a: u64, b: u64): string {
+  return hex16(a) + hex16(b);
+}
+
+function hex16(v: u64): string {
+  let s = "";
+  for (let i = 15; i >= 0; i--) {
+    const d = <i32>((v >> (<u64>i * 4)) & 0xf);
+    s += String.fromCharCode(d < 10 ? 48 + d : 87 + d);
+  }
+  return s;
+}

@@ -1,0 +1,285 @@
+// One cluster's health as all Envoy worker threads share it (proxy-wasm shared data, one key per
+// cluster, written with compare-and-swap): a sliding window of outcome buckets, Envoy-style
+// outlier detection counters and ejection state, a latency baseline, and the published score.
+//
+// The score (0..100) estimates the share of the cluster that is healthy:
+//   success  = (ok + k) / (requests + k)          over the window; k = minRequests acts as a prior
+//                                                  of k healthy requests, so little traffic says little
+//   latency  = clamp((mean / baseline - tolerance) / tolerance, 0, 1)
+//                                                  0 until the window's mean latency exceeds
+//                                                  tolerance x the cluster's own baseline, 1 at 2x that
+//   raw      = 100 x success x (1 - latencyWeight x latency)
+//   ramp     = slow start after re-admission: max(0.1, elapsed / slowStart)
+//   score    = 0 while ejected; otherwise raw x ramp, published only when it moved by at least
+//              `hysteresis` points (or reached 0 or 100), so a cluster hovering at a threshold of
+//              Envoy's split does not flap.
+
+import { HealthSpec } from "../policy/model";
+
+export const BUCKETS = 10;
+
+/** What happened to one upstream attempt. */
+export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTimeout }
+
+const MAGIC: u32 = 0x46484c31; // "FHL1"
+// Layout: header fields, then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
+const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 2;
+const BUCKET_SIZE = 4 * 4 + 8;
+export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
+
+export class HealthRecord {
+  epoch: i64 = 0; // index of the newest bucket: floor(now / bucketMs)
+  ejectedUntilMs: i64 = 0; // 0: not ejected
+  lastEjectionMs: i64 = 0;
+  readmittedAtMs: i64 = 0; // start of slow start; 0: none
+  lastUnejectionMs: i64 = 0;
+  lastBaselineMs: i64 = 0;
+  consecutive5xx: u32 = 0;
+  consecutiveGateway: u32 = 0;
+  consecutiveLocal: u32 = 0;
+  backoff: u32 = 0; // ejection time multiplier, as Envoy's
+  ejections: u32 = 0; // lifetime count
+  probeSuccesses: u32 = 0;
+  baselineMs: f64 = 0; // 0: unknown yet
+  published: f64 = -1; // -1: never scored
+  requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
+  failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
+  localFailures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
+  latencyCount: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
+  latencySum: StaticArray<f64> = new StaticArray<f64>(BUCKETS);
+
+  clear(): void {
+    this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0; this.readmittedAtMs = 0;
+    this.lastUnejectionMs = 0; this.lastBaselineMs = 0;
+    this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
+    this.backoff = 0; this.ejections = 0; this.probeSuccesses = 0; this.baselineMs = 0; this.published = -1;
+    for (let i = 0; i < BUCKETS; i++) this.clearBucket(i);
+  }
+
+  clearBucket(i: i32): void {
+    this.requests[i] = 0; this.failures[i] = 0; this.localFailures[i] = 0;
+    this.latencyCount[i] = 0; this.latencySum[i] = 0;
+  }
+
+  get ejected(): bool { return this.ejectedUntilMs != 0; }
+
+  /** Reads a record; false (and a cleared record) when `size` bytes are not one of ours. */
+  decode(ptr: usize, size: usize): bool {
+    if (size != <usize>RECORD_SIZE || load<u32>(ptr) != MAGIC) {
+      this.clear();
+      return false;
+    }
+    let at = ptr + 4;
+    this.epoch = load<i64>(at); at += 8;
+    this.ejectedUntilMs = load<i64>(at); at += 8;
+    this.lastEjectionMs = load<i64>(at); at += 8;
+    this.readmittedAtMs = load<i64>(at); at += 8;
+    this.lastUnejectionMs = load<i64>(at); at += 8;
+    this.lastBaselineMs = load<i64>(at); at += 8;
+    this.consecutive5xx = load<u32>(at); at += 4;
+    this.consecutiveGateway = load<u32>(at); at += 4;
+    this.consecutiveLocal = load<u32>(at); at += 4;
+    this.backoff = load<u32>(at); at += 4;
+    this.ejections = load<u32>(at); at += 4;
+    this.probeSuccesses = load<u32>(at); at += 4;
+    this.baselineMs = load<f64>(at); at += 8;
+    this.published = load<f64>(at); at += 8;
+    for (let i = 0; i < BUCKETS; i++) {
+      this.requests[i] = load<u32>(at); at += 4;
+      this.failures[i] = load<u32>(at); at += 4;
+      this.localFailures[i] = load<u32>(at); at += 4;
+      this.latencyCount[i] = load<u32>(at); at += 4;
+      this.latencySum[i] = load<f64>(at); at += 8;
+    }
+    return true;
+  }
+
+  encode(ptr: usize): void {
+    store<u32>(ptr, MAGIC);
+    let at = ptr + 4;
+    store<i64>(at, this.epoch); at += 8;
+    store<i64>(at, this.ejectedUntilMs); at += 8;
+    store<i64>(at, this.lastEjectionMs); at += 8;
+    store<i64>(at, this.readmittedAtMs); at += 8;
+    store<i64>(at, this.lastUnejectionMs); at += 8;
+    store<i64>(at, this.lastBaselineMs); at += 8;
+    store<u32>(at, this.consecutive5xx); at += 4;
+    store<u32>(at, this.consecutiveGateway); at += 4;
+    store<u32>(at, this.consecutiveLocal); at += 4;
+    store<u32>(at, this.backoff); at += 4;
+    store<u32>(at, this.ejections); at += 4;
+    store<u32>(at, this.probeSuccesses); at += 4;
+    store<f64>(at, this.baselineMs); at += 8;
+    store<f64>(at, this.published); at += 8;
+    for (let i = 0; i < BUCKETS; i++) {
+      store<u32>(at, this.requests[i]); at += 4;
+      store<u32>(at, this.failures[i]); at += 4;
+      store<u32>(at, this.localFailures[i]); at += 4;
+      store<u32>(at, this.latencyCount[i]); at += 4;
+      store<f64>(at, this.latencySum[i]); at += 8;
+    }
+  }
+
+  /** Moves the window to `nowMs`, clearing buckets that aged out. */
+  rotate(nowMs: i64, h: HealthSpec): void {
+    const bucketMs = max<i64>(1, <i64>(h.windowMs / BUCKETS));
+    const epoch = nowMs / bucketMs;
+    if (epoch <= this.epoch) return;
+    const steps = epoch - this.epoch;
+    if (steps >= BUCKETS || this.epoch == 0) {
+      for (let i = 0; i < BUCKETS; i++) this.clearBucket(i);
+    } else {
+      for (let s: i64 = 1; s <= steps; s++) this.clearBucket(<i32>((this.epoch + s) % BUCKETS));
+    }
+    this.epoch = epoch;
+  }
+
+  /**
+   * Records one attempt's outcome with Envoy's outlier-detection rules. Returns true when this
+   * outcome ejects the cluster (the caller decides whether max_ejection_percent allows it, via
+   * `mayEject`).
+   */
+  record(outcome: Outcome, latencyMs: f64, nowMs: i64, h: HealthSpec, mayEject: bool): bool {
+    this.rotate(nowMs, h);
+    const b = <i32>(this.epoch % BUCKETS);
+    this.requests[b]++;
+    const o = h.outlier;
+    let local = outcome == Outcome.LocalConnectFailure || outcome == Outcome.LocalTimeout;
+    // Without the split, a local-origin failure counts as the code Envoy maps it to: connect
+    // failure -> 503, timeout -> 504, both gateway errors.
+    let code5xx = outcome == Outcome.Http5xx || outcome == Outcome.Gateway5xx || (local && !o.splitExternalLocalOriginErrors);
+    let gateway = outcome == Outcome.Gateway5xx || (local && !o.splitExternalLocalOriginErrors);
+    let trigger = false;
+
+    if (local) this.localFailures[b]++;
+    else if (code5xx) this.failures[b]++;
+    else {
+      this.latencyCount[b]++;
+      this.latencySum[b] += latencyMs;
+    }
+
+    if (this.ejected) {
+      // A probe: enough successes in a row re-admit the cluster before its ejection ends.
+      if (!local && !code5xx) {
+        this.probeSuccesses++;
+        if (<i32>this.probeSuccesses >= h.probeSuccesses) this.uneject(nowMs);
+      } else this.probeSuccesses = 0;
+      return false;
+    }
+
+    if (code5xx) {
+      if (gateway) {
+        this.consecutiveGateway++;
+        if (o.consecutiveGatewayErrors > 0 && this.consecutiveGateway == <u32>o.consecutiveGatewayErrors) trigger = true;
+      } else this.consecutiveGateway = 0;
+      this.consecutive5xx++;
+      if (o.consecutive5xx > 0 && this.consecutive5xx == <u32>o.consecutive5xx) trigger = true;
+    } else if (local) {
+      this.consecutiveLocal++;
+      if (o.consecutiveLocalOriginFailures > 0 && this.consecutiveLocal == <u32>o.consecutiveLocalOriginFailures) trigger = true;
+    } else {
+      this.consecutive5xx = 0;
+      this.consecutiveGateway = 0;
+      this.consecutiveLocal = 0;
+    }
+    if (trigger && mayEject) {
+      this.eject(nowMs, h);
+      return true;
+    }
+    if (trigger) {
+      // Refused by max_ejection_percent: Envoy resets the counter that fired.
+      this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
+    }
+    return false;
+  }
+
+  /** Envoy's ejectHost: the ejection time grows with consecutive ejections, capped at max. */
+  eject(nowMs: i64, h: HealthSpec): void {
+    const o = h.outlier;
+    if (<f64>this.backoff * o.baseEjectionMs < o.maxEjectionMs + o.baseEjectionMs) this.backoff++;
+    const duration = min<f64>(o.baseEjectionMs * <f64>this.backoff, o.maxEjectionMs);
+    this.ejectedUntilMs = nowMs + <i64>duration;
+    this.lastEjectionMs = nowMs;
+    this.ejections++;
+    this.probeSuccesses = 0;
+    this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
+    this.published = 0;
+  }
+
+  uneject(nowMs: i64): void {
+    this.ejectedUntilMs = 0;
+    this.readmittedAtMs = nowMs;
+    this.lastUnejectionMs = nowMs;
+    this.probeSuccesses = 0;
+    this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
+  }
+
+  /**
+   * The periodic refresh (root tick): re-admission when the ejection time is over, backoff decay
+   * while healthy (one step per outlier interval), the latency baseline, and the score.
+   */
+  refresh(nowMs: i64, h: HealthSpec): void {
+    this.rotate(nowMs, h);
+    const o = h.outlier;
+    if (this.ejected && nowMs >= this.ejectedUntilMs) this.uneject(nowMs);
+    if (!this.ejected && this.backoff > 0 && this.lastUnejectionMs > 0 && <f64>(nowMs - this.lastUnejectionMs) >= o.intervalMs) {
+      this.backoff--;
+      this.lastUnejectionMs = nowMs;
+    }
+    let reqs: u32 = 0, bad: u32 = 0, latN: u32 = 0;
+    let latSum: f64 = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      reqs += this.requests[i];
+      bad += this.failures[i] + this.localFailures[i];
+      latN += this.latencyCount[i];
+      latSum += this.latencySum[i];
+    }
+    const k = <f64>h.minRequests;
+    const success = (<f64>(reqs - bad) + k) / (<f64>reqs + k);
+    let latencyPenalty: f64 = 0;
+    const mean = latN > 0 ? latSum / <f64>latN : 0;
+    if (latN >= <u32>h.minRequests && this.baselineMs > 0) {
+      const ratio = mean / this.baselineMs;
+      latencyPenalty = min<f64>(1, max<f64>(0, (ratio - h.latencyTolerance) / h.latencyTolerance));
+    }
+    // The baseline follows improvements at once and degradations slowly (time constant 10
+    // windows), so a latency rise shows in the score for a while before it becomes normal.
+    if (latN >= <u32>h.minRequests) {
+      if (this.baselineMs == 0 || mean < this.baselineMs) this.baselineMs = mean;
+      else if (this.lastBaselineMs > 0) {
+        const alpha = min<f64>(1, <f64>(nowMs - this.lastBaselineMs) / (10 * h.windowMs));
+        this.baselineMs += (mean - this.baselineMs) * alpha;
+      }
+      this.lastBaselineMs = nowMs;
+    }
+    let raw = 100 * success * (1 - h.latencyWeight * latencyPenalty);
+    if (this.readmittedAtMs > 0) {
+      const elapsed = <f64>(nowMs - this.readmittedAtMs);
+      if (h.slowStartMs > 0 && elapsed < h.slowStartMs) raw *= max<f64>(0.1, elapsed / h.slowStartMs);
+      else this.readmittedAtMs = 0;
+    }
+    if (this.ejected) raw = 0;
+    raw = Math.round(raw * 100) / 100;
+    if (this.published < 0 || raw == 0 || raw == 100 || Math.abs(raw - this.published) >= h.hysteresis || this.readmittedAtMs > 0) {
+      this.published = raw;
+    }
+  }
+
+  /** Requests, failures and mean latency over the window (for the published plan). */
+  windowRequests(): u32 {
+    let n: u32 = 0;
+    for (let i = 0; i < BUCKETS; i++) n += this.requests[i];
+    return n;
+  }
+  windowFailures(): u32 {
+    let n: u32 = 0;
+    for (let i = 0; i < BUCKETS; i++) n += this.failures[i] + this.localFailures[i];
+    return n;
+  }
+  windowLatencyMs(): f64 {
+    let n: u32 = 0;
+    let s: f64 = 0;
+    for (let i = 0; i < BUCKETS; i++) { n += this.latencyCount[i]; s += this.latencySum[i]; }
+    return n > 0 ? s / <f64>n : 0;
+  }
+}

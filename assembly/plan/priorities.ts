@@ -1,0 +1,123 @@
+// Which priority each candidate cluster of a route sits in, by Istio's rules (pilot's
+// loadbalancer.go): the default region/zone/subzone ladder, `failover` from one region to
+// another, `failoverPriority` label lists, and `distribute` weights (which replace failover).
+// Computed once per configuration: the proxy's locality does not change while it runs.
+
+import { ClusterSpec, DistributeRule, Locality, Policy, RouteSpec } from "../policy/model";
+
+export class RoutePriorities {
+  /** Priority level (0 = most preferred) per candidate, compacted to 0..levels-1. */
+  level: Array<i32> = [];
+  levels: i32 = 0;
+  /** Locality weight per candidate (distribute may change it; 0 = no traffic). */
+  weight: Array<i32> = [];
+  /** The distribute rule that applied, or -1. */
+  distribute: i32 = -1;
+}
+
+export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): RoutePriorities {
+  const out = new RoutePriorities();
+  const n = route.clusters.length;
+  const raw = new Array<i32>(n);
+  for (let i = 0; i < n; i++) out.weight.push(p.clusters[route.clusters[i]].weight);
+
+  const rule = firstDistribute(route.distribute, proxy);
+  if (rule >= 0) {
+    // distribute replaces failover: one priority, weights per target locality pattern.
+    out.distribute = rule;
+    applyDistribute(p, route, route.distribute[rule], out.weight);
+    for (let i = 0; i < n; i++) raw[i] = 0;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const c = p.clusters[route.clusters[i]];
+      let prio = 0;
+      if (route.failoverPriority.length > 0) {
+        prio = labelPriority(route.failoverPriority, proxy, c.locality);
+        if (route.failover.length > 0) prio = prio * 5 + localityPriority(route, proxy, c.locality);
+      } else {
+        prio = localityPriority(route, proxy, c.locality);
+      }
+      raw[i] = prio;
+    }
+  }
+  // Compact the distinct values to 0..K-1 (Istio does, so empty tiers disappear).
+  const distinct = new Array<i32>();
+  for (let i = 0; i < n; i++) if (!distinct.includes(raw[i])) distinct.push(raw[i]);
+  distinct.sort((a: i32, b: i32): i32 => a - b);
+  for (let i = 0; i < n; i++) out.level.push(distinct.indexOf(raw[i]));
+  out.levels = distinct.length;
+  return out;
+}
+
+/** Istio's default ladder (0 same subzone, 1 same zone, 2 same region, 3 other region) with failover rules. */
+function localityPriority(route: RouteSpec, proxy: Locality, l: Locality): i32 {
+  if (l.region == proxy.region) {
+    if (l.zone == proxy.zone) return l.subzone == proxy.subzone ? 0 : 1;
+    return 2;
+  }
+  for (let i = 0; i < route.failover.length; i++) {
+    const rule = route.failover[i];
+    if (rule.from != proxy.region) continue;
+    // The first rule for the proxy's region decides: its target region stays at 3, the rest drop to 4.
+    return l.region == rule.to ? 3 : 4;
+  }
+  return 3;
+}
+
+/**
+ * failoverPriority: N labels; a cluster whose first mismatch is at index j gets N - j (0 when all
+ * match). A label written "name=value" compares the cluster's label with the literal value.
+ */
+function labelPriority(labels: Array<string>, proxy: Locality, l: Locality): i32 {
+  const n = labels.length;
+  for (let j = 0; j < n; j++) {
+    const spec = labels[j];
+    const eq = spec.indexOf("=");
+    const name = eq < 0 ? spec : spec.substring(0, eq);
+    const want = eq < 0 ? proxy.label(name) : spec.substring(eq + 1);
+    if (l.label(name) != want) return n - j;
+  }
+  return 0;
+}
+
+/** Matches "region/zone/subzone" patterns: "*" (or an empty zone/subzone) matches anything. */
+export function localityMatches(pattern: string, l: Locality): bool {
+  const parts = pattern.split("/");
+  if (parts.length > 0 && parts[0] != "*" && parts[0] != l.region) return false;
+  if (parts.length > 1 && parts[1] != "*" && parts[1] != "" && parts[1] != l.zone) return false;
+  if (parts.length > 2 && parts[2] != "*" && parts[2] != "" && parts[2] != l.subzone) return false;
+  return true;
+}
+
+function firstDistribute(rules: Array<DistributeRule>, proxy: Locality): i32 {
+  for (let i = 0; i < rules.length; i++) if (localityMatches(rules[i].from, proxy)) return i;
+  return -1;
+}
+
+/**
+ * Istio's applyLocalityWeights: each target pattern's weight is shared among the clusters it
+ * claims first, in proportion to their own weights (rounded up); unclaimed clusters get 0.
+ */
+function applyDistribute(p: Policy, route: RouteSpec, rule: DistributeRule, weight: Array<i32>): void {
+  const n = route.clusters.length;
+  const claimed = new Array<bool>(n);
+  const next = new Array<i32>(n);
+  for (let i = 0; i < n; i++) { claimed[i] = false; next[i] = 0; }
+  for (let t = 0; t < rule.to.length; t++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      if (!claimed[i] && localityMatches(rule.to[t], clusterOf(p, route, i).locality)) sum += weight[i];
+    }
+    if (sum == 0) continue;
+    for (let i = 0; i < n; i++) {
+      if (claimed[i] || !localityMatches(rule.to[t], clusterOf(p, route, i).locality)) continue;
+      claimed[i] = true;
+      next[i] = <i32>Math.ceil(<f64>weight[i] * <f64>rule.weights[t] / <f64>sum);
+    }
+  }
+  for (let i = 0; i < n; i++) weight[i] = next[i];
+}
+
+function clusterOf(p: Policy, route: RouteSpec, i: i32): ClusterSpec {
+  return p.clusters[route.clusters[i]];
+}

@@ -1,0 +1,564 @@
+// Reads the policy document (JSON) into the model, collecting every problem with the exact path
+// of the member at fault, e.g. `routes[1].destination.weights.c9: unknown cluster "c9"`.
+
+import { JsonKind, JsonValue, parseJson, quote } from "../json";
+import { parseDurationMs } from "./duration";
+import {
+  AffinityKind, AffinitySpec, AggregateSpec, Assume, AssumeKind, ClusterSpec, DistributeRule,
+  FailoverRule, HealthSpec, Locality, Mode, OutlierSpec, Policy, RetrySpec, RouteSpec,
+} from "./model";
+
+export class PolicyResult {
+  policy: Policy | null = null;
+  errors: Array<string> = [];
+}
+
+const MAX_CLUSTERS = 64;
+const MAX_ROUTES = 256;
+
+export function parsePolicy(text: string): PolicyResult {
+  const out = new PolicyResult();
+  const parsed = parseJson(text.length == 0 ? "{}" : text);
+  if (parsed.value === null) {
+    out.errors.push("document: " + parsed.error);
+    return out;
+  }
+  const r = new Reader();
+  const policy = r.policy(parsed.value!);
+  out.errors = r.errors;
+  if (r.errors.length == 0) out.policy = policy;
+  return out;
+}
+
+class Reader {
+  errors: Array<string> = [];
+
+  fail(path: string, message: string): void {
+    this.errors.push((path.length > 0 ? path : "document") + ": " + message);
+  }
+
+  /** Checks that `v` is an object whose members are all in `allowed`. */
+  object(v: JsonValue | null, path: string, allowed: Array<string>): bool {
+    if (v === null) return false;
+    if (!v.isObject) {
+      this.fail(path, "expected an object, got " + v.kindName());
+      return false;
+    }
+    for (let i = 0; i < v.keys.length; i++) {
+      if (!allowed.includes(v.keys[i])) {
+        this.fail(join(path, v.keys[i]), "unknown field (expected one of: " + allowed.join(", ") + ")");
+      }
+    }
+    return true;
+  }
+
+  str(obj: JsonValue, key: string, path: string, fallback: string, required: bool = false): string {
+    const v = obj.get(key);
+    if (v === null) {
+      if (required) this.fail(join(path, key), "required");
+      return fallback;
+    }
+    if (!v.isString) {
+      this.fail(join(path, key), "expected a string, got " + v.kindName());
+      return fallback;
+    }
+    return v.str;
+  }
+
+  bool(obj: JsonValue, key: string, path: string, fallback: bool): bool {
+    const v = obj.get(key);
+    if (v === null) return fallback;
+    if (!v.isBool) {
+      this.fail(join(path, key), "expected true or false, got " + v.kindName());
+      return fallback;
+    }
+    return v.bool;
+  }
+
+  num(obj: JsonValue, key: string, path: string, fallback: f64, lo: f64, hi: f64): f64 {
+    const v = obj.get(key);
+    if (v === null) return fallback;
+    return this.numValue(v, join(path, key), fallback, lo, hi);
+  }
+
+  numValue(v: JsonValue, path: string, fallback: f64, lo: f64, hi: f64): f64 {
+    if (!v.isNumber) {
+      this.fail(path, "expected a number, got " + v.kindName());
+      return fallback;
+    }
+    if (v.num < lo || v.num > hi) {
+      this.fail(path, "must be between " + fmt(lo) + " and " + fmt(hi) + ", got " + fmt(v.num));
+      return fallback;
+    }
+    return v.num;
+  }
+
+  int(obj: JsonValue, key: string, path: string, fallback: i32, lo: i32, hi: i32): i32 {
+    const v = obj.get(key);
+    if (v === null) return fallback;
+    const n = this.numValue(v, join(path, key), <f64>fallback, <f64>lo, <f64>hi);
+    if (n != Math.floor(n)) {
+      this.fail(join(path, key), "must be a whole number, got " + fmt(n));
+      return fallback;
+    }
+    return <i32>n;
+  }
+
+  /** A duration: "250ms", "30s", "5m", "1h" or a number of milliseconds. */
+  duration(obj: JsonValue, key: string, path: string, fallback: f64, minMs: f64): f64 {
+    const v = obj.get(key);
+    if (v === null) return fallback;
+    let ms: f64 = -1;
+    if (v.isNumber) ms = v.num;
+    else if (v.isString) ms = parseDurationMs(v.str);
+    if (ms < 0) {
+      this.fail(join(path, key), "expected a duration such as \"500ms\", \"30s\" or \"5m\"");
+      return fallback;
+    }
+    if (ms < minMs) {
+      this.fail(join(path, key), "must be at least " + fmt(minMs) + "ms");
+      return fallback;
+    }
+    return ms;
+  }
+
+  strings(obj: JsonValue, key: string, path: string): Array<string> {
+    const out = new Array<string>();
+    const v = obj.get(key);
+    if (v === null) return out;
+    if (!v.isArray) {
+      this.fail(join(path, key), "expected a list of strings, got " + v.kindName());
+      return out;
+    }
+    for (let i = 0; i < v.items.length; i++) {
+      const item = v.items[i];
+      if (!item.isString) this.fail(join(path, key) + "[" + i.toString() + "]", "expected a string, got " + item.kindName());
+      else out.push(item.str);
+    }
+    return out;
+  }
+
+  array(obj: JsonValue, key: string, path: string): Array<JsonValue> {
+    const v = obj.get(key);
+    if (v === null) return [];
+    if (!v.isArray) {
+      this.fail(join(path, key), "expected a list, got " + v.kindName());
+      return [];
+    }
+    return v.items;
+  }
+
+  // ---- sections ------------------------------------------------------------------------------
+
+  policy(doc: JsonValue): Policy {
+    const p = new Policy();
+    if (!this.object(doc, "", ["routingHeader", "explainResponse", "seed", "locality", "clusters", "aggregates", "routes", "health", "assume"])) return p;
+    p.routingHeader = this.str(doc, "routingHeader", "", p.routingHeader).toLowerCase();
+    if (!isHeaderName(p.routingHeader)) this.fail("routingHeader", "not a valid header name: " + quote(p.routingHeader));
+    if (p.routingHeader.startsWith("x-failover-") && p.routingHeader != "x-failover-upstream") {
+      this.fail("routingHeader", "x-failover-* names other than x-failover-upstream are the filter's explanation headers");
+    }
+    p.explainResponse = this.bool(doc, "explainResponse", "", false);
+    if (doc.has("seed")) {
+      p.seed = <u64>this.num(doc, "seed", "", 0, 0, 9007199254740991);
+      p.hasSeed = true;
+    }
+    const loc = doc.get("locality");
+    if (loc !== null) this.locality(loc, "locality", p.locality, p.localitySet);
+    this.clusters(doc, p);
+    this.aggregates(doc, p);
+    const health = doc.get("health");
+    if (health !== null) this.health(health, "health", p.health);
+    this.routes(doc, p);
+    const assume = doc.get("assume");
+    if (assume !== null) this.assume(assume, "assume", p);
+    return p;
+  }
+
+  locality(v: JsonValue, path: string, out: Locality, set: Array<string>): void {
+    if (!this.object(v, path, ["region", "zone", "subzone", "cluster", "labels"])) return;
+    const fields = ["region", "zone", "subzone", "cluster"];
+    for (let i = 0; i < fields.length; i++) {
+      if (!v.has(fields[i])) continue;
+      const s = this.str(v, fields[i], path, "");
+      if (fields[i] == "region") out.region = s;
+      else if (fields[i] == "zone") out.zone = s;
+      else if (fields[i] == "subzone") out.subzone = s;
+      else out.cluster = s;
+      set.push(fields[i]);
+    }
+    const labels = v.get("labels");
+    if (labels !== null && this.object(labels, join(path, "labels"), labels.keys)) {
+      for (let i = 0; i < labels.keys.length; i++) {
+        const k = labels.keys[i];
+        const lv = labels.get(k)!;
+        if (!lv.isString) this.fail(join(join(path, "labels"), k), "expected a string, got " + lv.kindName());
+        else out.labels.set(k, lv.str);
+      }
+      if (labels.keys.length > 0) set.push("labels");
+    }
+  }
+
+  clusters(doc: JsonValue, p: Policy): void {
+    const items = this.array(doc, "clusters", "");
+    if (!doc.has("clusters")) this.fail("clusters", "required: the Envoy clusters the filter may name");
+    else if (items.length == 0) this.fail("clusters", "must list at least one cluster");
+    if (items.length > MAX_CLUSTERS) this.fail("clusters", "at most " + MAX_CLUSTERS.toString() + " clusters");
+    for (let i = 0; i < items.length && i < MAX_CLUSTERS; i++) {
+      const path = "clusters[" + i.toString() + "]";
+      const v = items[i];
+      if (!this.object(v, path, ["name", "region", "zone", "subzone", "cluster", "labels", "hosts", "endpoints", "weight"])) continue;
+      const c = new ClusterSpec();
+      c.index = p.clusters.length;
+      c.name = this.str(v, "name", path, "", true);
+      if (c.name.length == 0 && v.has("name")) this.fail(join(path, "name"), "must not be empty");
+      if (c.name.length > 0 && p.clusterIndex(c.name) >= 0) this.fail(join(path, "name"), "duplicate cluster " + quote(c.name));
+      const set = new Array<string>();
+      // The cluster's locality is written inline on the entry.
+      const loc = new JsonValue();
+      loc.kind = JsonKind.Object;
+      const lf = ["region", "zone", "subzone", "cluster", "labels"];
+      for (let j = 0; j < lf.length; j++) {
+        if (v.has(lf[j])) { loc.keys.push(lf[j]); loc.values.set(lf[j], v.get(lf[j])!); }
+      }
+      this.locality(loc, path, c.locality, set);
+      c.hosts = this.strings(v, "hosts", path);
+      for (let j = 0; j < c.hosts.length; j++) c.hosts[j] = c.hosts[j].toLowerCase();
+      c.endpoints = this.int(v, "endpoints", path, 1, 1, 1000000);
+      c.weight = this.int(v, "weight", path, c.endpoints, 1, 1000000);
+      p.clusters.push(c);
+    }
+  }
+
+  aggregates(doc: JsonValue, p: Policy): void {
+    const items = this.array(doc, "aggregates", "");
+    for (let i = 0; i < items.length; i++) {
+      const path = "aggregates[" + i.toString() + "]";
+      const v = items[i];
+      if (!this.object(v, path, ["name", "clusters"])) continue;
+      const a = new AggregateSpec();
+      a.name = this.str(v, "name", path, "", true);
+      if (a.name.length > 0 && p.clusterIndex(a.name) >= 0) this.fail(join(path, "name"), "already an inventory cluster: " + quote(a.name));
+      const names = this.strings(v, "clusters", path);
+      if (names.length < 2) this.fail(join(path, "clusters"), "an aggregate needs at least two clusters, in failover order");
+      for (let j = 0; j < names.length; j++) {
+        const idx = p.clusterIndex(names[j]);
+        if (idx < 0) this.fail(join(path, "clusters") + "[" + j.toString() + "]", "unknown cluster " + quote(names[j]));
+        else a.clusters.push(idx);
+      }
+      p.aggregates.push(a);
+    }
+  }
+
+  health(v: JsonValue, path: string, h: HealthSpec): void {
+    if (!this.object(v, path, [
+      "overprovisioningFactor", "panicThreshold", "refreshInterval", "window", "minRequests", "latency",
+      "slowStart", "probe", "hysteresis", "outlierDetection",
+    ])) return;
+    h.overprovisioning = <i32>Math.round(this.num(v, "overprovisioningFactor", path, 1.4, 0.01, 100) * 100);
+    h.panicThreshold = this.num(v, "panicThreshold", path, 50, 0, 100);
+    h.refreshMs = <u32>this.duration(v, "refreshInterval", path, 250, 10);
+    h.windowMs = this.duration(v, "window", path, 10000, 100);
+    h.minRequests = this.int(v, "minRequests", path, 5, 1, 100000);
+    const lat = v.get("latency");
+    if (lat !== null && this.object(lat, join(path, "latency"), ["weight", "tolerance"])) {
+      h.latencyWeight = this.num(lat, "weight", join(path, "latency"), 0.5, 0, 1);
+      h.latencyTolerance = this.num(lat, "tolerance", join(path, "latency"), 2, 1, 100);
+    }
+    h.slowStartMs = this.duration(v, "slowStart", path, 30000, 0);
+    const probe = v.get("probe");
+    if (probe !== null && this.object(probe, join(path, "probe"), ["percent", "successes"])) {
+      h.probePercent = this.num(probe, "percent", join(path, "probe"), 1, 0, 50);
+      h.probeSuccesses = this.int(probe, "successes", join(path, "probe"), 3, 1, 1000);
+    }
+    h.hysteresis = this.num(v, "hysteresis", path, 5, 0, 50);
+    const od = v.get("outlierDetection");
+    if (od !== null) this.outlier(od, join(path, "outlierDetection"), h);
+  }
+
+  outlier(v: JsonValue, path: string, h: HealthSpec): void {
+    if (!this.object(v, path, [
+      "consecutive5xx", "consecutiveGatewayErrors", "consecutiveLocalOriginFailures",
+      "splitExternalLocalOriginErrors", "interval", "baseEjectionTime", "maxEjectionTime",
+      "maxEjectionPercent", "minHealthPercent",
+    ])) return;
+    const o: OutlierSpec = h.outlier;
+    o.consecutive5xx = this.int(v, "consecutive5xx", path, 5, 0, 100000);
+    o.consecutiveGatewayErrors = this.int(v, "consecutiveGatewayErrors", path, 0, 0, 100000);
+    o.consecutiveLocalOriginFailures = this.int(v, "consecutiveLocalOriginFailures", path, 5, 0, 100000);
+    o.splitExternalLocalOriginErrors = this.bool(v, "splitExternalLocalOriginErrors", path, false);
+    o.intervalMs = this.duration(v, "interval", path, 10000, 1);
+    o.baseEjectionMs = this.duration(v, "baseEjectionTime", path, 30000, 1);
+    o.maxEjectionMs = this.duration(v, "maxEjectionTime", path, max<f64>(300000, o.baseEjectionMs), 1);
+    if (o.maxEjectionMs < o.baseEjectionMs) this.fail(join(path, "maxEjectionTime"), "must not be shorter than baseEjectionTime");
+    o.maxEjectionPercent = this.int(v, "maxEjectionPercent", path, 100, 0, 100);
+    // Istio turns minHealthPercent into Envoy's panic threshold; so do we.
+    if (v.has("minHealthPercent")) h.panicThreshold = this.num(v, "minHealthPercent", path, 0, 0, 100);
+  }
+
+  routes(doc: JsonValue, p: Policy): void {
+    const items = this.array(doc, "routes", "");
+    if (!doc.has("routes")) this.fail("routes", "required: at least one route");
+    if (items.length > MAX_ROUTES) this.fail("routes", "at most " + MAX_ROUTES.toString() + " routes");
+    for (let i = 0; i < items.length && i < MAX_ROUTES; i++) {
+      const path = "routes[" + i.toString() + "]";
+      const v = items[i];
+      if (!this.object(v, path, ["name", "match", "destination", "priority", "retry", "affinity"])) continue;
+      const r = new RouteSpec();
+      r.index = p.routes.length;
+      r.name = this.str(v, "name", path, "route-" + i.toString());
+      const match = v.get("match");
+      if (match !== null && this.object(match, join(path, "match"), ["authority", "pathPrefix"])) {
+        r.authority = this.str(match, "authority", join(path, "match"), "*").toLowerCase();
+        if (r.authority.indexOf("*") > 0 || r.authority.lastIndexOf("*") != r.authority.indexOf("*") || (r.authority.startsWith("*") && r.authority.length > 1 && !r.authority.startsWith("*."))) {
+          this.fail(join(join(path, "match"), "authority"), "a wildcard must be \"*\" or lead as \"*.domain\"");
+        }
+        r.pathPrefix = this.str(match, "pathPrefix", join(path, "match"), "");
+        if (r.pathPrefix.length > 0 && !r.pathPrefix.startsWith("/")) this.fail(join(join(path, "match"), "pathPrefix"), "must start with /");
+      }
+      this.destination(v.get("destination"), join(path, "destination"), p, r);
+      const prio = v.get("priority");
+      if (prio !== null) this.priority(prio, join(path, "priority"), r);
+      const retry = v.get("retry");
+      if (retry !== null) r.retry = this.retry(retry, join(path, "retry"), p, r);
+      const aff = v.get("affinity");
+      if (aff !== null) this.affinity(aff, join(path, "affinity"), r.affinity);
+      p.routes.push(r);
+    }
+  }
+
+  destination(v: JsonValue | null, path: string, p: Policy, r: RouteSpec): void {
+    if (v === null) {
+      this.fail(path, "required");
+      return;
+    }
+    if (!this.object(v, path, ["mode", "clusters", "weights"])) return;
+    const mode = this.str(v, "mode", path, "auto");
+    if (mode == "auto") {
+      r.mode = Mode.Auto;
+      if (v.has("clusters") || v.has("weights")) this.fail(path, "mode auto takes no clusters or weights: it uses every cluster whose hosts include the route's authority");
+      for (let i = 0; i < p.clusters.length; i++) {
+        if (servesAuthority(p.clusters[i].hosts, r.authority)) r.clusters.push(i);
+      }
+      if (r.clusters.length == 0) this.fail(path, "mode auto: no cluster lists " + quote(r.authority) + " in its hosts");
+    } else if (mode == "named") {
+      r.mode = Mode.Named;
+      if (v.has("weights")) this.fail(join(path, "weights"), "only for mode weighted");
+      const names = this.strings(v, "clusters", path);
+      if (names.length == 0) this.fail(join(path, "clusters"), "mode named needs at least one cluster");
+      for (let i = 0; i < names.length; i++) {
+        const idx = p.clusterIndex(names[i]);
+        if (idx < 0) this.fail(join(path, "clusters") + "[" + i.toString() + "]", "unknown cluster " + quote(names[i]));
+        else if (r.clusters.includes(idx)) this.fail(join(path, "clusters") + "[" + i.toString() + "]", "listed twice: " + quote(names[i]));
+        else r.clusters.push(idx);
+      }
+    } else if (mode == "weighted") {
+      r.mode = Mode.Weighted;
+      if (v.has("clusters")) this.fail(join(path, "clusters"), "mode weighted takes weights, not clusters");
+      const w = v.get("weights");
+      if (w === null || !w.isObject || w.keys.length == 0) {
+        this.fail(join(path, "weights"), "mode weighted needs weights: {cluster: weight, ...}");
+        return;
+      }
+      let total = 0;
+      for (let i = 0; i < w.keys.length; i++) {
+        const name = w.keys[i];
+        const idx = p.clusterIndex(name);
+        const weight = this.int(w, name, join(path, "weights"), 0, 0, 1000000);
+        if (idx < 0) {
+          this.fail(join(join(path, "weights"), name), "unknown cluster " + quote(name));
+          continue;
+        }
+        r.clusters.push(idx);
+        r.weights.push(weight);
+        total += weight;
+      }
+      if (total == 0) this.fail(join(path, "weights"), "at least one weight must be above 0");
+    } else {
+      this.fail(join(path, "mode"), "expected auto, named or weighted, got " + quote(mode));
+    }
+  }
+
+  priority(v: JsonValue, path: string, r: RouteSpec): void {
+    if (!this.object(v, path, ["failoverPriority", "failover", "distribute"])) return;
+    r.failoverPriority = this.strings(v, "failoverPriority", path);
+    const fo = this.array(v, "failover", path);
+    for (let i = 0; i < fo.length; i++) {
+      const fp = join(path, "failover") + "[" + i.toString() + "]";
+      if (!this.object(fo[i], fp, ["from", "to"])) continue;
+      const rule = new FailoverRule();
+      rule.from = this.str(fo[i], "from", fp, "", true);
+      rule.to = this.str(fo[i], "to", fp, "", true);
+      if (rule.from == rule.to && rule.from.length > 0) this.fail(fp, "from and to must differ");
+      if (rule.from.includes("*") || rule.to.includes("*") || rule.from.includes("/") || rule.to.includes("/")) this.fail(fp, "failover names regions only (no wildcards or zones)");
+      r.failover.push(rule);
+    }
+    if (r.failover.length > 0) {
+      for (let i = 0; i < r.failoverPriority.length; i++) {
+        const l = r.failoverPriority[i];
+        if (l == "topology.kubernetes.io/region" || l == "topology.kubernetes.io/zone" || l == "topology.istio.io/subzone" || l == "region" || l == "zone" || l == "subzone") {
+          this.fail(join(path, "failoverPriority") + "[" + i.toString() + "]", "with failover set, failoverPriority must not name region, zone or subzone (Istio's rule)");
+        }
+      }
+    }
+    const dist = this.array(v, "distribute", path);
+    if (dist.length > 0 && r.failover.length > 0) this.fail(join(path, "distribute"), "distribute and failover cannot be used together");
+    for (let i = 0; i < dist.length; i++) {
+      const dp = join(path, "distribute") + "[" + i.toString() + "]";
+      if (!this.object(dist[i], dp, ["from", "to"])) continue;
+      const rule = new DistributeRule();
+      rule.from = this.str(dist[i], "from", dp, "", true);
+      this.checkPattern(rule.from, join(dp, "from"));
+      const to = dist[i].get("to");
+      if (to === null || !to.isObject || to.keys.length == 0) {
+        this.fail(join(dp, "to"), "required: {locality pattern: weight, ...}");
+        continue;
+      }
+      let sum = 0;
+      for (let j = 0; j < to.keys.length; j++) {
+        const w = this.int(to, to.keys[j], join(dp, "to"), 0, 1, 100);
+        this.checkPattern(to.keys[j], join(join(dp, "to"), to.keys[j]));
+        rule.to.push(to.keys[j]);
+        rule.weights.push(w);
+        sum += w;
+      }
+      if (sum != 100) this.fail(join(dp, "to"), "weights must sum to 100, got " + sum.toString());
+      r.distribute.push(rule);
+    }
+    if (r.mode == Mode.Weighted && (r.failoverPriority.length > 0 || r.failover.length > 0 || r.distribute.length > 0)) {
+      this.fail(path, "mode weighted uses strict weights; priority rules do not apply");
+    }
+  }
+
+  checkPattern(pattern: string, path: string): void {
+    const star = pattern.indexOf("*");
+    if (star >= 0 && star != pattern.length - 1) this.fail(path, "a wildcard may only end the pattern: " + quote(pattern));
+    if (pattern.split("/").length > 3) this.fail(path, "a locality pattern is region/zone/subzone: " + quote(pattern));
+  }
+
+  retry(v: JsonValue, path: string, p: Policy, r: RouteSpec): RetrySpec {
+    const s = new RetrySpec();
+    if (!this.object(v, path, ["retryOn", "numRetries", "perTryTimeout", "retriableStatusCodes", "acrossClusters", "budget"])) return s;
+    s.retryOn = this.str(v, "retryOn", path, "5xx,reset,connect-failure");
+    const known = ["5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure"];
+    const parts = s.retryOn.split(",");
+    for (let i = 0; i < parts.length; i++) {
+      if (!known.includes(parts[i].trim())) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(parts[i].trim()) + " (Envoy knows: " + known.join(", ") + ")");
+    }
+    s.numRetries = this.int(v, "numRetries", path, 1, 0, 100);
+    s.perTryTimeoutMs = this.duration(v, "perTryTimeout", path, 0, 1);
+    const codes = this.array(v, "retriableStatusCodes", path);
+    for (let i = 0; i < codes.length; i++) {
+      const c = this.numValue(codes[i], join(path, "retriableStatusCodes") + "[" + i.toString() + "]", 0, 100, 599);
+      if (c > 0) s.retriableStatusCodes += (s.retriableStatusCodes.length > 0 ? "," : "") + (<i32>c).toString();
+    }
+    if (codes.length > 0 && !s.retryOn.includes("retriable-status-codes")) {
+      this.fail(join(path, "retriableStatusCodes"), "Envoy only uses them when retryOn includes retriable-status-codes");
+    }
+    s.acrossClusters = this.bool(v, "acrossClusters", path, false);
+    if (s.acrossClusters && p.aggregates.length == 0) {
+      this.fail(join(path, "acrossClusters"), "needs aggregates: Envoy moves a retry to another cluster only through an aggregate cluster");
+    }
+    const budget = v.get("budget");
+    if (budget !== null && this.object(budget, join(path, "budget"), ["percent", "minRetries"])) {
+      s.budgetPercent = this.num(budget, "percent", join(path, "budget"), 20, 0.1, 100);
+      s.budgetMinRetries = this.int(budget, "minRetries", join(path, "budget"), 3, 0, 100000);
+    }
+    return s;
+  }
+
+  affinity(v: JsonValue, path: string, a: AffinitySpec): void {
+    if (!this.object(v, path, ["header", "cookie", "sourceIp"])) return;
+    let kinds = 0;
+    if (v.has("header")) {
+      a.kind = AffinityKind.Header;
+      a.header = this.str(v, "header", path, "").toLowerCase();
+      if (!isHeaderName(a.header)) this.fail(join(path, "header"), "not a valid header name: " + quote(a.header));
+      kinds++;
+    }
+    const cookie = v.get("cookie");
+    if (cookie !== null) {
+      kinds++;
+      a.kind = AffinityKind.Cookie;
+      if (this.object(cookie, join(path, "cookie"), ["name", "ttl", "path"])) {
+        a.cookieName = this.str(cookie, "name", join(path, "cookie"), "failover-affinity");
+        a.cookieTtlS = <i64>(this.duration(cookie, "ttl", join(path, "cookie"), 3600000, 1000) / 1000);
+        a.cookiePath = this.str(cookie, "path", join(path, "cookie"), "/");
+        if (!isToken(a.cookieName)) this.fail(join(join(path, "cookie"), "name"), "not a valid cookie name: " + quote(a.cookieName));
+      }
+    }
+    if (v.has("sourceIp")) {
+      kinds++;
+      if (this.bool(v, "sourceIp", path, false)) a.kind = AffinityKind.SourceIp;
+    }
+    if (kinds > 1) this.fail(path, "choose one of header, cookie or sourceIp");
+  }
+
+  assume(v: JsonValue, path: string, p: Policy): void {
+    if (!this.object(v, path, v.keys)) return;
+    for (let i = 0; i < v.keys.length; i++) {
+      const name = v.keys[i];
+      const ap = join(path, name);
+      const idx = p.clusterIndex(name);
+      if (idx < 0) {
+        this.fail(ap, "unknown cluster " + quote(name));
+        continue;
+      }
+      const e = v.get(name)!;
+      if (!this.object(e, ap, ["healthy", "total", "score", "ejected"])) continue;
+      const a = new Assume();
+      if (e.has("ejected")) {
+        a.kind = AssumeKind.Ejected;
+        if (!this.bool(e, "ejected", ap, true)) a.kind = AssumeKind.Score;
+      } else if (e.has("score")) {
+        a.kind = AssumeKind.Score;
+        a.score = this.num(e, "score", ap, 100, 0, 100);
+      } else if (e.has("healthy")) {
+        a.kind = AssumeKind.Counts;
+        a.total = this.int(e, "total", ap, p.clusters[idx].endpoints, 1, 1000000);
+        a.healthy = <f64>this.int(e, "healthy", ap, 0, 0, a.total);
+        if (a.healthy > <f64>a.total) this.fail(join(ap, "healthy"), "more healthy than total");
+      } else {
+        this.fail(ap, "give healthy (and total), score, or ejected");
+      }
+      p.assume.set(idx, a);
+    }
+  }
+}
+
+function join(path: string, key: string): string {
+  return path.length == 0 ? key : path + "." + key;
+}
+
+function fmt(n: f64): string {
+  return n == Math.floor(n) && Math.abs(n) < 1e15 ? (<i64>n).toString() : n.toString();
+}
+
+function isToken(s: string): bool {
+  if (s.length == 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c == 45 || c == 95 || c == 46;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function isHeaderName(s: string): bool {
+  return isToken(s) && s.charCodeAt(0) != 58;
+}
+
+/** Does a cluster serving `hosts` serve the route authority pattern `authority`? */
+export function servesAuthority(hosts: Array<string>, authority: string): bool {
+  for (let i = 0; i < hosts.length; i++) {
+    if (hosts[i] == authority || hostMatches(authority, hosts[i]) || hostMatches(hosts[i], authority)) return true;
+  }
+  return false;
+}
+
+/** Does `pattern` ("*", "*.example.com" or exact) match `host`? */
+export function hostMatches(pattern: string, host: string): bool {
+  if (pattern == "*") return true;
+  if (pattern.startsWith("*.")) return host.endsWith(pattern.substring(1)) && host.length > pattern.length - 1;
+  return pattern == host;
+}
