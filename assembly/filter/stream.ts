@@ -8,7 +8,7 @@ import {
   nowNanos, removeHeader, replaceHeader, addHeader,
 } from "../abi";
 import { Outcome } from "../health/record";
-import { AffinityKind } from "../policy/model";
+import { AffinityKind, Mode } from "../policy/model";
 import { FailoverRoot } from "./root";
 import { RouteState } from "./state";
 
@@ -83,7 +83,7 @@ export class FailoverStream extends HttpContext {
 
     incrementMetric(c.mRequests, 1);
     if (rs.probe[i]) incrementMetric(c.mProbes, 1);
-    else if (rs.prio.level[i] > 0 && rs.load.load[0] < 100) incrementMetric(c.mFailovers, 1);
+    else if (rs.spec.mode != Mode.Weighted && rs.prio.level[i] > 0) incrementMetric(c.mFailovers, 1);
     return HeadersStatus.Continue;
   }
 

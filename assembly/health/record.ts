@@ -244,14 +244,15 @@ export class HealthRecord {
     }
     // The baseline follows improvements at once and degradations slowly (time constant 10
     // windows), so a latency rise shows in the score for a while before it becomes normal.
+    // Only time with enough samples teaches the baseline: an idle gap must not make it jump.
     if (latN >= <u32>h.minRequests) {
       if (this.baselineMs == 0 || mean < this.baselineMs) this.baselineMs = mean;
       else if (this.lastBaselineMs > 0) {
         const alpha = min<f64>(1, <f64>(nowMs - this.lastBaselineMs) / (10 * h.windowMs));
         this.baselineMs += (mean - this.baselineMs) * alpha;
       }
-      this.lastBaselineMs = nowMs;
     }
+    this.lastBaselineMs = nowMs;
     let raw = 100 * success * (1 - h.latencyWeight * latencyPenalty);
     if (this.readmittedAtMs > 0) {
       const elapsed = <f64>(nowMs - this.readmittedAtMs);

@@ -47,36 +47,43 @@ export class Failover {
     return r;
   }
 
-  /** Advances the clock, delivering ticks at the module's period. */
+  /** Advances the clock, delivering every tick that falls due at the module's period. */
   advance(ms: number): void {
-    const period = this.vm.tickPeriodMs || ms;
-    let left = ms;
-    while (left > 0) {
-      const step = Math.min(period, left);
-      this.nowMs += BigInt(step);
-      left -= step;
-      if (step === period) this.vm.tick();
+    const end = this.nowMs + BigInt(ms);
+    const period = BigInt(this.vm.tickPeriodMs);
+    if (period > 0n) {
+      this.nextTick ??= this.nowMs + period;
+      while (this.nextTick <= end) {
+        this.nowMs = this.nextTick;
+        this.vm.tick();
+        this.nextTick += period;
+      }
     }
+    this.nowMs = end;
   }
+  private nextTick: bigint | undefined;
 
   /** Sends request headers; returns the stream (request headers as the module left them). */
   request(authority: string, extra: [string, string][] = [], path = "/", properties: PropertyTree = {}): HttpStream {
     const s = new HttpStream(this.vm, properties);
-    s.sendRequestHeaders([[":method", "GET"], [":path", path], [":authority", authority], [":scheme", "https"], ...extra], true);
+    const r = s.sendRequestHeaders([[":method", "GET"], [":path", path], [":authority", authority], [":scheme", "https"], ...extra], true);
+    if (r.failure) throw r.failure;
     return s;
   }
 
   /** A whole exchange: request, response with `code`, log with Envoy's properties. */
   exchange(authority: string, code: number, opts: { flags?: number; attempts?: number; latencyMs?: number; extra?: [string, string][] } = {}): HttpStream {
     const s = this.request(authority, opts.extra);
-    this.nowMs += BigInt(opts.latencyMs ?? 0);
+    this.advance(opts.latencyMs ?? 0);
     const cluster = s.requestHeaders.get("x-failover-upstream");
     if (code > 0) s.sendResponseHeaders([[":status", String(code)]], true);
-    s.end({
+    const done = {
       response: { code, flags: opts.flags ?? 0 },
       upstream: { request_attempt_count: opts.attempts ?? 1 },
       ...(cluster ? { xds: { cluster_name: cluster } } : {}),
-    });
+    };
+    s.end(done);
+    if (this.vm.failure) throw this.vm.failure;
     return s;
   }
 
