@@ -1,6 +1,8 @@
 // A small JSON reader for plugin configuration. It runs at configure time only, never per
 // request, and reports syntax errors with line and column so an operator can find them.
 
+import { parseDecimal } from "./text";
+
 export enum JsonKind { Null, Bool, Number, String, Array, Object }
 
 export class JsonValue {
@@ -245,7 +247,7 @@ class Parser {
     }
     const v = new JsonValue();
     v.kind = JsonKind.Number;
-    v.num = parseFloat(t.substring(start, this.pos));
+    v.num = parseDecimal(t.substring(start, this.pos));
     return v;
   }
 }

@@ -301,7 +301,7 @@ describe("linking", () => {
     const m = new binaryen.Module();
     m.addFunctionImport("abort", "env", "abort", binaryen.createType([binaryen.i32, binaryen.i32, binaryen.i32, binaryen.i32]), binaryen.none);
     m.setMemory(1, 1, "memory");
-    const bytes = m.emitBinary();
+    const bytes = m.emitBinary() as Uint8Array<ArrayBuffer>;
     m.dispose();
     const vm = new PluginVm(new WebAssembly.Module(bytes), { logger: () => {} });
     expect(() => vm.start()).toThrow(/env\.abort/);

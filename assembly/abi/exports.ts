@@ -35,7 +35,16 @@ export function proxy_on_configure(rootId: u32, pluginConfigurationSize: u32): b
   return roots.get(rootId).onConfigure(pluginConfigurationSize);
 }
 
+// The module uses AssemblyScript's minimal runtime: no shadow stack (smaller, faster code), so
+// the collector must run where no managed reference lives on the wasm stack. The first thing an
+// exported callback does is such a place; we collect there on every tick and every
+// COLLECT_EVERY finished streams, which bounds the garbage between collections.
+const COLLECT_EVERY: u32 = 1000;
+let deletedSinceCollect: u32 = 0;
+
 export function proxy_on_tick(rootId: u32): void {
+  __collect();
+  deletedSinceCollect = 0;
   roots.get(rootId).onTick();
 }
 
@@ -79,6 +88,10 @@ export function proxy_on_done(id: u32): bool {
 }
 
 export function proxy_on_delete(id: u32): void {
+  if (++deletedSinceCollect >= COLLECT_EVERY) {
+    __collect();
+    deletedSinceCollect = 0;
+  }
   if (streams.has(id)) {
     streams.get(id).onDelete();
     streams.delete(id);

@@ -14,9 +14,11 @@ import { effectiveWeight, priorityLoad, toBasisPoints } from "../plan/split";
 import { parsePolicy } from "../policy/parse";
 import { AffinityKind, AssumeKind, Locality, Mode, Policy } from "../policy/model";
 import { hostMatches } from "../policy/parse";
+import { formatNumber } from "../text";
 import { ClusterState, RouteState } from "./state";
 import { FailoverStream } from "./stream";
 
+/** Shared-data key of the published plan; a plugin with a root_id publishes under its own key. */
 export const PLAN_KEY = "failover.plan";
 const CAS_ATTEMPTS = 16;
 
@@ -26,6 +28,7 @@ export class FailoverRoot extends RootContext {
   clusters: Array<ClusterState> = [];
   routes: Array<RouteState> = [];
   configured: bool = false;
+  planKey: string = PLAN_KEY;
   generation: u32 = 0;
   ejectedCount: i32 = 0;
   private rng: u64 = 0x9e3779b97f4a7c15;
@@ -53,6 +56,8 @@ export class FailoverRoot extends RootContext {
   apply(p: Policy): void {
     this.policy = p;
     this.proxy = nodeLocality(p);
+    const rootId = getPropertyString(["plugin_root_id"]);
+    this.planKey = rootId === null || rootId!.length == 0 ? PLAN_KEY : PLAN_KEY + "." + rootId!;
     this.clusters = [];
     for (let i = 0; i < p.clusters.length; i++) {
       const c = new ClusterState(p.clusters[i]);
@@ -461,7 +466,7 @@ export class FailoverRoot extends RootContext {
         ",\"assumed\":" + (c.assumed ? "true" : "false") + "}";
     }
     s += "]}";
-    setSharedData(PLAN_KEY, String.UTF8.encode(s));
+    setSharedData(this.planKey, String.UTF8.encode(s));
   }
 }
 
@@ -513,11 +518,7 @@ export function bpText(bp: i32): string {
 
 /** A number with at most two decimals. */
 export function fmt2(v: f64): string {
-  const cents = <i64>Math.round(v * 100);
-  const whole = cents / 100;
-  const frac = <i32>(cents % 100);
-  if (frac == 0) return whole.toString();
-  return whole.toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+  return formatNumber(v, 2);
 }
 
 function fnv1a(s: string): u64 {

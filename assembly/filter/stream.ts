@@ -7,6 +7,7 @@ import {
   HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
   nowNanos, removeHeader, replaceHeader, addHeader,
 } from "../abi";
+import { asciiLower } from "../text";
 import { Outcome } from "../health/record";
 import { AffinityKind, Mode } from "../policy/model";
 import { FailoverRoot } from "./root";
@@ -24,6 +25,8 @@ const FLAG_UR: i64 = 0x10;  // upstream remote reset
 const FLAG_UF: i64 = 0x20;  // upstream connection failure
 const FLAG_UC: i64 = 0x40;  // upstream connection termination
 const FLAG_UO: i64 = 0x80;  // upstream overflow (circuit breaker): not the cluster's fault
+const FLAG_DC: i64 = 0x4000; // downstream connection termination
+const FLAG_DR: i64 = 0x10000000; // downstream remote reset
 
 export class FailoverStream extends HttpContext {
   route: RouteState | null = null;
@@ -143,6 +146,7 @@ export class FailoverStream extends HttpContext {
     if (attempts < 1) attempts = 1;
     root.noteAttempts(rs, attempts, nowMs);
     if ((flags & FLAG_UO) != 0) return; // a circuit breaker's refusal says nothing about health
+    if (code == 0 && (flags & (FLAG_DC | FLAG_DR)) != 0) return; // the client left before any answer
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
     if (this.aggregate >= 0) {
@@ -180,7 +184,7 @@ function hostOnly(authority: string): string {
     const colon = authority.lastIndexOf(":");
     if (colon >= 0 && authority.indexOf(":") == colon) end = colon;
   }
-  return authority.substring(0, end).toLowerCase();
+  return asciiLower(authority.substring(0, end));
 }
 
 /** The value of cookie `name` in a Cookie header, or "". */

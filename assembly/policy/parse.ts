@@ -1,6 +1,7 @@
 // Reads the policy document (JSON) into the model, collecting every problem with the exact path
 // of the member at fault, e.g. `routes[1].destination.weights.c9: unknown cluster "c9"`.
 
+import { asciiLower, formatNumber } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import {
@@ -153,7 +154,7 @@ class Reader {
   policy(doc: JsonValue): Policy {
     const p = new Policy();
     if (!this.object(doc, "", ["routingHeader", "explainResponse", "seed", "locality", "clusters", "aggregates", "routes", "health", "assume"])) return p;
-    p.routingHeader = this.str(doc, "routingHeader", "", p.routingHeader).toLowerCase();
+    p.routingHeader = asciiLower(this.str(doc, "routingHeader", "", p.routingHeader));
     if (!isHeaderName(p.routingHeader)) this.fail("routingHeader", "not a valid header name: " + quote(p.routingHeader));
     if (p.routingHeader.startsWith("x-failover-") && p.routingHeader != "x-failover-upstream") {
       this.fail("routingHeader", "x-failover-* names other than x-failover-upstream are the filter's explanation headers");
@@ -223,7 +224,7 @@ class Reader {
       }
       this.locality(loc, path, c.locality, set);
       c.hosts = this.strings(v, "hosts", path);
-      for (let j = 0; j < c.hosts.length; j++) c.hosts[j] = c.hosts[j].toLowerCase();
+      for (let j = 0; j < c.hosts.length; j++) c.hosts[j] = asciiLower(c.hosts[j]);
       c.endpoints = this.int(v, "endpoints", path, 1, 1, 1000000);
       c.weight = this.int(v, "weight", path, c.endpoints, 1, 1000000);
       p.clusters.push(c);
@@ -309,7 +310,7 @@ class Reader {
       r.name = this.str(v, "name", path, "route-" + i.toString());
       const match = v.get("match");
       if (match !== null && this.object(match, join(path, "match"), ["authority", "pathPrefix"])) {
-        r.authority = this.str(match, "authority", join(path, "match"), "*").toLowerCase();
+        r.authority = asciiLower(this.str(match, "authority", join(path, "match"), "*"));
         if (r.authority.indexOf("*") > 0 || r.authority.lastIndexOf("*") != r.authority.indexOf("*") || (r.authority.startsWith("*") && r.authority.length > 1 && !r.authority.startsWith("*."))) {
           this.fail(join(join(path, "match"), "authority"), "a wildcard must be \"*\" or lead as \"*.domain\"");
         }
@@ -472,7 +473,7 @@ class Reader {
     let kinds = 0;
     if (v.has("header")) {
       a.kind = AffinityKind.Header;
-      a.header = this.str(v, "header", path, "").toLowerCase();
+      a.header = asciiLower(this.str(v, "header", path, ""));
       if (!isHeaderName(a.header)) this.fail(join(path, "header"), "not a valid header name: " + quote(a.header));
       kinds++;
     }
@@ -531,7 +532,7 @@ function join(path: string, key: string): string {
 }
 
 function fmt(n: f64): string {
-  return n == Math.floor(n) && Math.abs(n) < 1e15 ? (<i64>n).toString() : n.toString();
+  return formatNumber(n, 3);
 }
 
 function isToken(s: string): bool {

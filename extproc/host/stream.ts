@@ -52,6 +52,8 @@ export class HttpStream implements StreamAccess {
   localReply: LocalReply | undefined;
   /** The module asked to reset the stream (proxy_close_stream). */
   closed = false;
+  /** The module rewrote a body buffer (proxy_set_buffer_bytes) since the flag was last cleared. */
+  readonly bodyMutated = { request: false, response: false };
   /** The module resumed a paused direction with proxy_continue_stream. */
   readonly resumed = { request: false, response: false };
 
@@ -263,8 +265,13 @@ export class HttpStream implements StreamAccess {
     if (start === 0) next = concat(data, cur.subarray(Math.min(length, cur.length)));
     else if (start >= cur.length) next = concat(cur, data);
     else return WasmResult.BadArgument;
-    if (type === BufferType.HttpRequestBody) this.requestBody = next;
-    else this.responseBody = next;
+    if (type === BufferType.HttpRequestBody) {
+      this.requestBody = next;
+      this.bodyMutated.request = true;
+    } else {
+      this.responseBody = next;
+      this.bodyMutated.response = true;
+    }
     return WasmResult.Ok;
   }
 

@@ -48,7 +48,7 @@ export function signatures(path: string) {
       const info = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
       const sig = { params: valTypes(info.params), results: valTypes(info.results) };
       functions.set(info.name, sig);
-      if (info.module) imports.push({ module: info.module, name: info.base, sig });
+      if (info.module) imports.push({ module: info.module, name: info.base ?? "", sig });
     }
     const exports = new Map<string, { kind: "function" | "memory" | "other"; sig?: Signature }>();
     for (let i = 0; i < mod.getNumExports(); i++) {

@@ -1,0 +1,189 @@
+// One ext_proc stream is one HTTP request: its messages drive one stream context of the hosted
+// filter in Envoy's order, and each gets the answer Envoy expects (a HeadersResponse with the
+// filter's header mutation, a BodyResponse, a TrailersResponse, or an ImmediateResponse when the
+// filter replies locally). When the gRPC stream ends, the request is over: the filter's on_log
+// runs with the response Envoy reported, so its health view learns from the outcome.
+
+import type * as grpc from "@grpc/grpc-js";
+import { HeaderMap, HttpStream, StreamStateError, type CallbackResult, type PropertyTree } from "../host/index.js";
+import type { FilterPool } from "./filter-pool.js";
+import type { Logger } from "./logger.js";
+import {
+  attributesToProperties, diffHeaders, fromStruct, headerBytes, isEmptyMutation, nodeLocality, toHeaderMap,
+  type ProcessingRequest, type ProcessingResponse,
+} from "./protocol.js";
+import type { SidecarMetrics } from "./prometheus.js";
+
+/** Envoy's DownstreamConnectionTermination flag: the stream ended with no response. */
+const FLAG_DC = 0x4000;
+
+export type ExtProcCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
+
+export interface ProcessorLimits {
+  /** Largest header (or trailer) set accepted, in bytes of names and values. */
+  maxHeaderBytes: number;
+}
+
+export class StreamProcessor {
+  private stream: HttpStream | undefined;
+  private responseSeen = false;
+  private finished = false;
+  private readonly properties: PropertyTree = {};
+
+  constructor(
+    private readonly call: ExtProcCall,
+    private readonly pool: FilterPool,
+    private readonly metrics: SidecarMetrics,
+    private readonly logger: Logger,
+    private readonly limits: ProcessorLimits,
+    private readonly onDone: () => void,
+  ) {
+    call.on("data", (m: ProcessingRequest) => this.onMessage(m));
+    call.on("end", () => {
+      this.finish();
+      call.end();
+    });
+    call.on("cancelled", () => this.finish());
+    call.on("error", () => this.finish());
+  }
+
+  private onMessage(m: ProcessingRequest): void {
+    if (this.finished) return;
+    const kind = m.request ?? "unknown";
+    this.metrics.messages.inc({ kind });
+    try {
+      const answer = this.handle(m);
+      if (!m.observability_mode) this.call.write(answer);
+    } catch (e) {
+      const invalid = e instanceof StreamStateError || e instanceof ProtocolError;
+      const code = e instanceof LimitError ? 8 /* RESOURCE_EXHAUSTED */ : invalid ? 3 /* INVALID_ARGUMENT */ : 13 /* INTERNAL */;
+      this.metrics.errors.inc({ kind: e instanceof LimitError ? "limit" : invalid ? "protocol" : "internal" });
+      this.logger.log(invalid || e instanceof LimitError ? "warn" : "error", "ext_proc stream refused", { message: kind, error: (e as Error).message });
+      this.finish();
+      // grpc-js ends a server stream with a status when the call emits it as an error.
+      this.call.emit("error", { code, details: (e as Error).message });
+    }
+  }
+
+  private handle(m: ProcessingRequest): ProcessingResponse {
+    if (m.attributes) attributesToProperties(m.attributes, this.properties);
+    if (m.metadata_context?.filter_metadata) {
+      const fm: PropertyTree = {};
+      for (const [ns, s] of Object.entries(m.metadata_context.filter_metadata)) fm[ns] = fromStruct(s) as PropertyTree;
+      this.properties.metadata = { filter_metadata: fm };
+    }
+    switch (m.request) {
+      case "request_headers": {
+        if (this.stream) throw new ProtocolError("request_headers sent twice on one stream");
+        const headers = this.checkedHeaders(m.request_headers?.headers);
+        const started = process.hrtime.bigint();
+        const vm = this.pool.vmFor(nodeLocality(this.properties));
+        this.stream = new HttpStream(vm, this.properties);
+        const r = this.stream.sendRequestHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.request_headers?.end_of_stream ?? false);
+        this.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        return this.headersAnswer("request_headers", r, headers, this.stream.requestHeaders);
+      }
+      case "response_headers": {
+        const s = this.started("response_headers");
+        const headers = this.checkedHeaders(m.response_headers?.headers);
+        const status = Number(headers.get(":status"));
+        const response = (this.properties.response ??= {}) as PropertyTree;
+        if (response.code === undefined && Number.isInteger(status)) response.code = status;
+        this.responseSeen = true;
+        const r = s.sendResponseHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.response_headers?.end_of_stream ?? false);
+        return this.headersAnswer("response_headers", r, headers, s.responseHeaders);
+      }
+      case "request_body":
+      case "response_body": {
+        const s = this.started(m.request);
+        const body = m[m.request];
+        const request = m.request === "request_body";
+        const chunk = body?.body ?? new Uint8Array(0);
+        const eos = body?.end_of_stream ?? false;
+        const r = request ? s.sendRequestBody(chunk, eos) : s.sendResponseBody(chunk, eos);
+        if (r.localReply) return this.immediate(r);
+        const common: Record<string, unknown> = {};
+        const side = request ? "request" : "response";
+        if (s.bodyMutated[side]) {
+          common.body_mutation = { body: Buffer.from(request ? s.requestBody : s.responseBody) };
+          s.bodyMutated[side] = false;
+        }
+        return { [m.request]: { response: common } };
+      }
+      case "request_trailers":
+      case "response_trailers": {
+        const s = this.started(m.request);
+        const trailers = this.checkedHeaders(m[m.request]?.trailers);
+        const r = m.request === "request_trailers"
+          ? s.sendRequestTrailers(trailers.entries.map((e) => [e.name, e.value] as const))
+          : s.sendResponseTrailers(trailers.entries.map((e) => [e.name, e.value] as const));
+        if (r.localReply) return this.immediate(r);
+        const after = m.request === "request_trailers" ? s.requestTrailers : s.responseTrailers;
+        return { [m.request]: { header_mutation: diffHeaders(trailers, after) } };
+      }
+      default:
+        throw new ProtocolError(`unknown ext_proc message (no request_headers, response_headers, body or trailers set)`);
+    }
+  }
+
+  private headersAnswer(kind: "request_headers" | "response_headers", r: CallbackResult, before: HeaderMap, after: HeaderMap): ProcessingResponse {
+    if (r.failure) this.metrics.errors.inc({ kind: "filter_trap" });
+    if (r.localReply) return this.immediate(r);
+    const mutation = diffHeaders(before, after);
+    const response: Record<string, unknown> = {};
+    if (!isEmptyMutation(mutation)) response.header_mutation = mutation;
+    // The route reads the routing header: Envoy must pick the route again after we changed it.
+    if (kind === "request_headers" && this.stream!.routeCacheCleared && !isEmptyMutation(mutation)) response.clear_route_cache = true;
+    return { [kind]: { response } };
+  }
+
+  private immediate(r: CallbackResult): ProcessingResponse {
+    const reply = r.localReply!;
+    this.metrics.localReplies.inc();
+    const headers = reply.headers.clone();
+    headers.remove(":status");
+    const answer: Record<string, unknown> = {
+      status: { code: reply.status },
+      headers: diffHeaders(new HeaderMap(), headers),
+      body: Buffer.from(reply.body),
+      details: reply.details,
+    };
+    if (reply.grpcStatus !== undefined) answer.grpc_status = { status: reply.grpcStatus };
+    return { immediate_response: answer };
+  }
+
+  private started(what: string): HttpStream {
+    if (!this.stream) throw new ProtocolError(`${what} before request_headers`);
+    return this.stream;
+  }
+
+  private checkedHeaders(proto: Parameters<typeof toHeaderMap>[0]): HeaderMap {
+    const bytes = headerBytes(proto);
+    if (bytes > this.limits.maxHeaderBytes) throw new LimitError(`header set of ${bytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes}`);
+    return toHeaderMap(proto);
+  }
+
+  /** The HTTP request is over (or abandoned): run the filter's log phase once. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onDone();
+    const s = this.stream;
+    if (!s || s.ended) return;
+    try {
+      s.end(this.responseSeen ? undefined : { response: { flags: FLAG_DC } });
+    } catch (e) {
+      this.logger.log("error", "filter log phase failed", { error: (e as Error).message });
+    }
+  }
+}
+
+/** A message Envoy would never send in this order or shape. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** Input over a documented limit. */
+export class LimitError extends Error {
+  override name = "LimitError";
+}
