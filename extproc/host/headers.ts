@@ -2,7 +2,6 @@
 // pseudo-headers (":authority", ":path", ...) stored like any other entry. Values are bytes:
 // Envoy does not require UTF-8, and ext_proc carries them as raw bytes.
 
-const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 export type HeaderValue = string | Uint8Array;
@@ -14,7 +13,8 @@ export interface HeaderEntry {
   value: Uint8Array;
 }
 
-const asBytes = (v: HeaderValue): Uint8Array => (typeof v === "string" ? utf8.encode(v) : v);
+// Buffer.from allocates small strings from a shared pool: much cheaper than TextEncoder per header.
+const asBytes = (v: HeaderValue): Uint8Array => (typeof v === "string" ? Buffer.from(v, "utf8") : v);
 
 export class HeaderMap {
   readonly entries: HeaderEntry[] = [];

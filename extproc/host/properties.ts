@@ -13,14 +13,12 @@ export type PropertyLeaf =
   | Uint8Array; // the bytes as given (e.g. an already-serialized protobuf)
 export interface PropertyTree { [segment: string]: PropertyLeaf | PropertyTree | undefined }
 
-const utf8 = new TextEncoder();
-
 function isTree(v: unknown): v is PropertyTree {
   return typeof v === "object" && v !== null && !(v instanceof Uint8Array);
 }
 
 export function serializeLeaf(v: PropertyLeaf): Uint8Array {
-  if (typeof v === "string") return utf8.encode(v);
+  if (typeof v === "string") return Buffer.from(v, "utf8");
   if (v instanceof Uint8Array) return v;
   if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
   const out = new Uint8Array(8);

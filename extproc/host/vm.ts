@@ -13,8 +13,6 @@ import { PropertyTree, lookupProperty } from "./properties.js";
 import { SharedData } from "./shared-data.js";
 import type { HttpStream } from "./stream.js";
 
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 const latin1 = new TextDecoder("latin1");
 
 export type Logger = (level: LogLevel, message: string) => void;
@@ -88,7 +86,7 @@ export class PluginVm {
   private readonly table: MetricTable;
   private instance: WebAssembly.Instance | undefined;
   private exports!: Exports;
-  private bytes = new Uint8Array(0);
+  private bytes: Buffer = Buffer.alloc(0);
   private view = new DataView(new ArrayBuffer(0));
   private nextContextId = 2;
   private current = 0; // the context whose callback is running (0: none / VM)
@@ -237,15 +235,16 @@ export class PluginVm {
   }
 
   private asBytes(v: string | Uint8Array | undefined): Uint8Array {
-    return v === undefined ? new Uint8Array(0) : typeof v === "string" ? utf8.encode(v) : v;
+    return v === undefined ? new Uint8Array(0) : typeof v === "string" ? Buffer.from(v, "utf8") : v;
   }
 
   // ---- guest memory ------------------------------------------------------------------------
 
-  private mem(): Uint8Array {
-    const buf = this.exports.memory.buffer;
-    if (this.bytes.buffer !== buf) {
-      this.bytes = new Uint8Array(buf);
+  /** A view of linear memory; a grown memory detaches the old buffer, and we re-view then. */
+  private mem(): Buffer {
+    if (this.bytes.buffer.byteLength === 0) {
+      const buf = this.exports.memory.buffer;
+      this.bytes = Buffer.from(buf);
       this.view = new DataView(buf);
     }
     return this.bytes;
@@ -260,8 +259,7 @@ export class PluginVm {
   }
 
   private readString(ptr: number, size: number): string | undefined {
-    const b = this.read(ptr, size);
-    return b === undefined ? undefined : fromUtf8.decode(b);
+    return this.inBounds(ptr, size) ? this.bytes.toString("utf8", ptr, ptr + size) : undefined;
   }
 
   private writeU32(ptr: number, v: number): boolean {
@@ -472,7 +470,7 @@ export class PluginVm {
       proxy_get_property(pPtr: number, pSize: number, retPtr: number, retSize: number): number {
         const raw = vm.read(pPtr, pSize);
         if (!raw) return MEM;
-        let path = fromUtf8.decode(raw).split("\0");
+        let path = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8").split("\0");
         if (path.length > 1 && path[path.length - 1] === "") path = path.slice(0, -1);
         if (path.length === 0 || path[0] === "") return WasmResult.SerializationFailure;
         const s = vm.stream();
@@ -487,7 +485,7 @@ export class PluginVm {
         if (!raw || !value) return MEM;
         const s = vm.stream();
         if (!s) return WasmResult.NotFound;
-        return s.setProperty(fromUtf8.decode(raw).split("\0").filter((x) => x !== ""), Uint8Array.from(value));
+        return s.setProperty(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8").split("\0").filter((x) => x !== ""), Uint8Array.from(value));
       },
       proxy_get_shared_data(kPtr: number, kSize: number, retPtr: number, retSize: number, retCas: number): number {
         const key = vm.readString(kPtr, kSize);

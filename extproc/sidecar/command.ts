@@ -1,0 +1,94 @@
+// `failover serve`: runs the ext_proc sidecar until SIGTERM/SIGINT, then drains and exits 0.
+
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { ConfigurationError } from "../host/index.js";
+import { FAILOVER_WASM } from "../failover-module.js";
+import { loadDocument } from "../policy-file.js";
+import { type Level, jsonLogger } from "./logger.js";
+import { DEFAULTS, startSidecar } from "./server.js";
+
+/** Served when no --policy is given: seed 000's edge gateway, auto mode. */
+export const DEFAULT_POLICY = fileURLToPath(new URL("../../examples/edge-auto.yaml", import.meta.url));
+
+export const SERVE_HELP = `  serve                run the ext_proc sidecar (Envoy's external processing, gRPC)
+      --policy FILE    policy document (YAML or JSON), watched and reloaded on change;
+                       default: the built-in ${"examples/edge-auto.yaml"}
+      --host H         gRPC address (default ${DEFAULTS.host})
+      --port N         gRPC port (default ${DEFAULTS.port})
+      --admin-host H   admin address (default ${DEFAULTS.adminHost})
+      --admin-port N   admin port: /healthz /readyz /metrics /debug/clusters (default ${DEFAULTS.adminPort})
+      --locality R[/Z[/S]]  this sidecar's region/zone/subzone, for Envoys that send no xds.node
+      --cluster NAME   this sidecar's cluster (topology.istio.io/cluster), likewise
+      --max-streams N  streams in flight before new ones are refused (default ${DEFAULTS.maxStreams})
+      --drain-timeout MS  how long SIGTERM waits for streams in flight (default ${DEFAULTS.drainMs})
+      --log-level L    debug, info, warn or error (default info)
+`;
+
+export class ServeUsageError extends Error {}
+
+/** The policy file as the JSON text the filter takes. */
+export const readPolicy = (file: string) => JSON.stringify(loadDocument(file).value);
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        policy: { type: "string" }, host: { type: "string" }, port: { type: "string" },
+        "admin-host": { type: "string" }, "admin-port": { type: "string" }, locality: { type: "string" },
+        cluster: { type: "string" }, "max-streams": { type: "string" }, "drain-timeout": { type: "string" },
+        "log-level": { type: "string" },
+      },
+    }));
+  } catch (e) {
+    throw new ServeUsageError((e as Error).message);
+  }
+  const level = (values["log-level"] ?? "info") as Level;
+  if (!["debug", "info", "warn", "error"].includes(level)) throw new ServeUsageError(`--log-level: expected debug, info, warn or error, got "${level}"`);
+  const logger = jsonLogger(level);
+  const int = (name: string, v: string | undefined, fallback: number, min: number, max: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ServeUsageError(`--${name}: expected a whole number ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  const [region = "", zone = "", subzone = ""] = (values.locality ?? "").split("/");
+  const policyFile = values.policy ?? DEFAULT_POLICY;
+  if (!values.policy) logger.log("info", "no --policy given: serving the built-in default policy", { file: DEFAULT_POLICY });
+  let sidecar;
+  try {
+    sidecar = await startSidecar({
+      policy: readPolicy(policyFile),
+      policyFile,
+      readPolicy,
+      modulePath: FAILOVER_WASM,
+      host: values.host,
+      port: int("port", values.port, DEFAULTS.port, 0, 65535),
+      adminHost: values["admin-host"],
+      adminPort: int("admin-port", values["admin-port"], DEFAULTS.adminPort, 0, 65535),
+      locality: { region, zone, subzone, cluster: values.cluster ?? "" },
+      maxStreams: int("max-streams", values["max-streams"], DEFAULTS.maxStreams, 1, 1_000_000),
+      drainMs: int("drain-timeout", values["drain-timeout"], DEFAULTS.drainMs, 0, 600_000),
+      logger,
+    });
+  } catch (e) {
+    if (e instanceof ConfigurationError) {
+      logger.log("error", "the policy was rejected", { file: policyFile, problems: e.moduleLog });
+      return 1;
+    }
+    throw e;
+  }
+  const s = sidecar;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.log("info", "signal received", { signal });
+      s.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}

@@ -1,0 +1,170 @@
+// `failover simulate` on the real module: each shipped scenario's failure plays out as its seed
+// document describes (who takes the traffic, how fast, what clients see), and runs are
+// reproducible from their seed.
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadScenario } from "../extproc/scenario.js";
+import { SimulationReport, formatSimulation, simulate, simulateJson } from "../extproc/simulate/index.js";
+import type { TimelineRow } from "../extproc/simulate/report.js";
+import { root } from "./support/wasm.js";
+
+async function run(file: string, name: string, seed = 1): Promise<SimulationReport> {
+  const c = loadScenario(join(root, "scenarios", file)).simulate.find((x) => x.name === name);
+  if (!c) throw new Error(`no simulate case "${name}" in ${file}`);
+  return simulate(c, { seed });
+}
+
+/** Timeline rows from `from` (inclusive) to `to` (exclusive) seconds. */
+const rows = (r: SimulationReport, from: number, to: number) => r.timeline.filter((w) => w.at >= from && w.at < to);
+/** A cluster's share over those rows, weighted by requests. */
+function share(ws: TimelineRow[], cluster: string): number {
+  const total = ws.reduce((n, w) => n + w.requests, 0);
+  return ws.reduce((n, w) => n + (w.share[cluster] * w.requests) / 100, 0) / total * 100;
+}
+const sum = (ws: TimelineRow[], key: "errors" | "probes" | "retries") => ws.reduce((n, w) => n + w[key], 0);
+
+describe("seed 001: the waypoint fails over to cluster2 when the local deployment is scaled to 0", () => {
+  it("with retries across clusters: off cluster1 within 1 s, no client error, straight back after recovery", async () => {
+    const r = await run("001-waypoint-cluster.yaml", "local deployment scaled to 0, retries across clusters");
+    const [e] = r.events;
+    expect(e).toMatchObject({ cluster: "helloworld-cluster1", shareBefore: 100, flapping: false });
+    expect(e.failover).toBeLessThanOrEqual(1);
+    expect(r.totals.errors).toBeLessThanOrEqual(1);
+    expect(share(rows(r, 11, 40), "helloworld-cluster2")).toBe(100);
+    expect(e.failback).not.toBeNull();
+    expect(share(rows(r, 45, 150), "helloworld-cluster1")).toBe(100);
+    // Envoy's aggregate, not the module, moved most of these requests: the module chose cluster1.
+    expect(r.totals.rerouted).toBeGreaterThan(0.8 * rows(r, 10, 40).reduce((n, w) => n + w.requests, 0));
+  });
+
+  it("retrying in the cluster: one error ejects cluster1; only its probes fail after that; a slow start back", async () => {
+    const r = await run("001-waypoint-cluster.yaml", "local deployment scaled to 0");
+    const [e] = r.events;
+    expect(e.failover).toBeLessThanOrEqual(1);
+    const outage = rows(r, 10, 40);
+    expect(share(outage, "helloworld-cluster2")).toBeGreaterThan(97);
+    expect(sum(outage, "errors")).toBeLessThanOrEqual(1 + sum(outage, "probes"));
+    expect(sum(outage, "probes")).toBeLessThan(0.02 * 3000);
+    expect(r.moduleLog.filter((l) => l.message.includes("ejected cluster helloworld-cluster1"))).toHaveLength(1);
+    // Back within 5 points of 100% in under the slow start (30 s) plus a few probes, without flapping.
+    expect(e.failback).toBeGreaterThan(5);
+    expect(e.failback).toBeLessThan(40);
+    expect(e.flapping).toBe(false);
+    expect(share(rows(r, 80, 150), "helloworld-cluster1")).toBe(100);
+    expect(sum(rows(r, 40, 150), "errors")).toBe(0);
+  });
+});
+
+describe("seed 000: the edge gateway, placed in region-2, when cluster-2 breaks", () => {
+  it("gateway removed: refused connections are retried on cluster-1 and cluster-2 is ejected within a second", async () => {
+    const r = await run("000-edge-gateway.yaml", "auto, cluster-2 gateway resource removed");
+    const [e] = r.events;
+    expect(e.shareBefore).toBe(100);
+    expect(e.failover).toBeLessThan(1);
+    expect(share(rows(r, 12, 40), "cluster-1")).toBeGreaterThan(97);
+    // The only client errors are retries refused by Envoy's retry circuit breaker (3 at once)
+    // in the first moments, before the ejection.
+    expect(sum(rows(r, 11, 120), "errors")).toBe(0);
+    expect(e.errors).toBeGreaterThan(0);
+    expect(e.errors).toBeLessThan(20);
+    expect(e.failback).toBeLessThan(40);
+    expect(e.flapping).toBe(false);
+    expect(share(rows(r, 70, 120), "cluster-2")).toBe(100);
+  });
+
+  it("ingress gateway scaled to 0: the aggregate skips the empty cluster-2, no client error", async () => {
+    const r = await run("000-edge-gateway.yaml", "auto, cluster-2 ingress gateway scaled to 0");
+    expect(r.totals.errors).toBe(0);
+    expect(r.events[0].failover).toBe(0);
+    expect(share(rows(r, 10, 40), "cluster-1")).toBe(100);
+    expect(share(rows(r, 40, 120), "cluster-2")).toBe(100);
+  });
+
+  it("upstream service scaled to 0: 503s are retried on cluster-1, and named lists behave like auto", async () => {
+    const auto = await run("000-edge-gateway.yaml", "auto, cluster-2 upstream service scaled to 0");
+    const [e] = auto.events;
+    expect(e.failover).toBeLessThan(1);
+    expect(e.errors).toBeLessThan(20);
+    expect(sum(rows(auto, 11, 40), "errors")).toBe(0);
+    // Probes keep testing cluster-2 while it is ejected; their 503s are retried on cluster-1.
+    expect(sum(rows(auto, 11, 40), "probes")).toBeGreaterThan(0);
+    expect(sum(rows(auto, 11, 40), "retries")).toBeGreaterThanOrEqual(sum(rows(auto, 11, 40), "probes"));
+    expect(e.flapping).toBe(false);
+    const named = await run("000-edge-gateway.yaml", "named, cluster-2 upstream service scaled to 0");
+    expect(named.timeline).toEqual(auto.timeline);
+  });
+
+  it("weighted: no failover; cluster-2 keeps half the requests and they fail until it recovers", async () => {
+    const r = await run("000-edge-gateway.yaml", "weighted 50/50, cluster-2 ingress gateway scaled to 0");
+    const outage = rows(r, 10, 40);
+    const requests = outage.reduce((n, w) => n + w.requests, 0);
+    expect(r.events[0].failover).toBeNull();
+    expect(share(outage, "cluster-2")).toBeGreaterThan(45);
+    expect(share(outage, "cluster-2")).toBeLessThan(55);
+    expect(sum(outage, "errors")).toBeCloseTo((share(outage, "cluster-2") / 100) * requests, 0);
+    expect(sum(outage, "retries")).toBe(0);
+    expect(sum(rows(r, 40, 60), "errors")).toBe(0);
+  });
+});
+
+describe("seed 003: the ingress gateway spills zone 1's traffic in proportion to its health", () => {
+  it("10/14 healthy keeps zone 1, 5/14 sends about half to zone 2, 0/14 sends it all", async () => {
+    const r = await run("003-ingress-zones.yaml", "zone 1 endpoints fail, health from live traffic");
+    expect(share(rows(r, 12, 30), "user-zone1")).toBeGreaterThan(95);
+    const half = share(rows(r, 40, 50), "user-zone1");
+    expect(half).toBeGreaterThan(40);
+    expect(half).toBeLessThan(65);
+    expect(share(rows(r, 59, 66), "user-zone1")).toBeLessThan(5);
+    expect(share(rows(r, 75, 90), "user-zone1")).toBe(100);
+    expect(r.events.every((e) => !e.flapping)).toBe(true);
+  });
+});
+
+describe("seed 004: same zone, then the region's other zone, then the other region", () => {
+  it("one failed call moves mockb to ap-northeast-1b; a broken region moves it to cn-hangzhou", async () => {
+    const r = await run("004-asm-zones.yaml", "mockb-ap-northeast-1a broken, then the whole region");
+    const [zone, region] = r.events;
+    expect(zone).toMatchObject({ cluster: "mockb-ap-northeast-1a", shareBefore: 100, failover: 0 });
+    // As in the seed, the first call that meets the broken zone fails (retries stay in the zone).
+    expect(rows(r, 10, 11)[0].errors).toBe(1);
+    expect(share(rows(r, 11, 20), "mockb-ap-northeast-1b")).toBeGreaterThan(95);
+    expect(region).toMatchObject({ cluster: "mockb-ap-northeast-1b", failover: 0 });
+    const crossed = rows(r, 21, 40);
+    const h = share(crossed, "mockb-cn-hangzhou-h");
+    const k = share(crossed, "mockb-cn-hangzhou-k");
+    expect(h + k).toBeGreaterThan(95);
+    expect(Math.abs(h - k)).toBeLessThan(15);
+    // Apart from the first call that meets ap-northeast-1b broken, every later error is a probe
+    // of a zone that is still broken.
+    expect(sum(rows(r, 11, 150), "errors")).toBeLessThanOrEqual(1 + sum(rows(r, 11, 150), "probes"));
+    expect(zone.failback).not.toBeNull();
+    expect(region.failback).not.toBeNull();
+    expect(share(rows(r, 120, 150), "mockb-ap-northeast-1a")).toBe(100);
+  });
+});
+
+describe("reproducibility and output", () => {
+  it("the same seed gives the same run, another seed another one", async () => {
+    const name = "weighted 50/50, cluster-2 ingress gateway scaled to 0";
+    const a = await run("000-edge-gateway.yaml", name, 7);
+    const b = await run("000-edge-gateway.yaml", name, 7);
+    expect(b).toEqual(a);
+    const c = await run("000-edge-gateway.yaml", name, 8);
+    expect(c.timeline).not.toEqual(a.timeline);
+    expect(c.seed).toBe(8);
+  });
+
+  it("the JSON is the report, and the text shows the timeline, the events and the totals", async () => {
+    const r = await run("001-waypoint-cluster.yaml", "local deployment scaled to 0");
+    const json = JSON.parse(JSON.stringify(simulateJson([r])));
+    expect(json.timeline).toHaveLength(150);
+    expect(json.events[0]).toMatchObject({ cluster: "helloworld-cluster1", at: 10 });
+    expect(simulateJson([r, r])).toEqual({ cases: [r, r] });
+    const text = formatSimulation(r);
+    expect(text).toMatch(/^ {2}0-9s +1000 +100\.00% +0\.00% /m);
+    expect(text).toContain("at 10s: helloworld-cluster1 down (no-healthy-upstream) (helloworld-v1 scaled to 0)");
+    expect(text).toMatch(/failover: 0\.00 s/);
+    expect(text).toMatch(/^total: 15000 requests, \d+ client-visible errors/m);
+    expect(text).toContain("failover: ejected cluster helloworld-cluster1");
+  });
+});
