@@ -19,6 +19,11 @@ const two = (health: object = {}, extra: object = {}) => ({
   health,
   ...extra,
 });
+/** The same two clusters, retrying across them through aggregates (which probes require). */
+const twoWithRetries = (health: object = {}) => two(health, {
+  aggregates: [{ name: "near-then-far", clusters: ["near", "far"] }, { name: "far-then-near", clusters: ["far", "near"] }],
+  routes: [{ name: "svc", match: { authority: "svc" }, destination: { mode: "named", clusters: ["near", "far"] }, retry: { acrossClusters: true } }],
+});
 const cluster = (f: Failover, name: string) => f.plan().clusters.find((c) => c.name === name)!;
 const hit = (f: Failover, code: number, flags = 0) => f.exchange("svc", code, { flags });
 
@@ -30,10 +35,16 @@ describe("outlier ejection", () => {
     expect(cluster(f, "near").ejected).toBe(false);
     hit(f, 500);
     expect(cluster(f, "near")).toMatchObject({ ejected: true, ejections: 1, score: 0 });
-    const r = f.route();
-    expect(r.split.near).toBe(1); // the probe share
-    expect(r.clusters.find((c) => c.name === "near")?.reason).toBe("probe");
+    expect(f.route().split).toEqual({ near: 0, far: 100 });
     expect(f.vm.metrics.value("failover.cluster.near.ejections_total")).toBe(1n);
+  });
+
+  it("keeps a probe share on an ejected cluster only where a failed probe is retried elsewhere", () => {
+    const f = new Failover(twoWithRetries({ outlierDetection: { consecutive5xx: 1 } }));
+    hit(f, 500);
+    const r = f.route();
+    expect(r.split).toEqual({ near: 1, far: 99 });
+    expect(r.clusters.find((c) => c.name === "near")).toMatchObject({ reason: "probe", via: "near-then-far" });
   });
 
   it("a success resets the consecutive count", () => {
@@ -74,11 +85,18 @@ describe("outlier ejection", () => {
     expect(cluster(g, "near").ejected).toBe(true);
   });
 
-  it("ignores circuit-breaker overflow (Envoy does not count it)", () => {
+  it("ignores a circuit breaker's own refusal, but counts the upstream's answer behind a retry overflow", () => {
     const f = new Failover(two({ outlierDetection: { consecutive5xx: 1 } }));
-    hit(f, 503, UO);
+    const overflow = (details: string) => {
+      const s = f.request("svc");
+      s.sendResponseHeaders([[":status", "503"]], true);
+      s.end({ response: { code: 503, flags: UO, code_details: details } });
+    };
+    overflow("upstream_reset_before_response_started{overflow}");
     f.advance(250);
     expect(cluster(f, "near")).toMatchObject({ ejected: false, requests: 0 });
+    overflow("via_upstream"); // retries overflowed: this 503 is the cluster's
+    expect(cluster(f, "near")).toMatchObject({ ejected: true, requests: 1 });
   });
 
   it("re-admits after the ejection time, and the time grows with repeated ejections", () => {
@@ -118,7 +136,7 @@ describe("outlier ejection", () => {
 
 describe("recovery", () => {
   it("probes an ejected cluster and re-admits it after enough probe successes (seed 000)", () => {
-    const f = new Failover(two({ outlierDetection: { consecutive5xx: 1, baseEjectionTime: "5m" }, probe: { percent: 2, successes: 3 } }));
+    const f = new Failover(twoWithRetries({ outlierDetection: { consecutive5xx: 1, baseEjectionTime: "5m" }, probe: { percent: 2, successes: 3 } }));
     hit(f, 500);
     let probes = 0;
     let guard = 0;
@@ -146,11 +164,16 @@ describe("recovery", () => {
     expect(shares[shares.length - 1]).toBe(100);
   });
 
-  it("forgets old failures as the window slides", () => {
-    const f = new Failover(two({ outlierDetection: { consecutive5xx: 0 }, window: "10s", hysteresis: 0 }));
+  it("holds what it learned when traffic stops, and drifts back to healthy over an ejection time", () => {
+    const f = new Failover(two({ outlierDetection: { consecutive5xx: 0, baseEjectionTime: "20s" }, window: "10s", hysteresis: 0 }));
     for (let i = 0; i < 10; i++) hit(f, 500);
     f.advance(250);
     expect(cluster(f, "near").score).toBeLessThan(40);
+    f.advance(10_000); // the failures have left the window; no traffic since
+    const held = cluster(f, "near").score;
+    expect(held).toBeLessThan(80);
+    f.advance(10_000);
+    expect(cluster(f, "near").score).toBeGreaterThan(held);
     f.advance(10_000);
     expect(cluster(f, "near").score).toBe(100);
   });
@@ -232,9 +255,9 @@ describe("shared state across worker VMs", () => {
     hit(b, 500);
     b.advance(0);
     a.advance(250);
-    expect(a.route().split.near).toBe(1);
+    expect(a.route().split.near).toBe(0);
     b.advance(250);
-    expect(b.route().split.near).toBe(1);
+    expect(b.route().split.near).toBe(0);
   });
 });
 

@@ -222,6 +222,18 @@ describe("retries", () => {
     expect(plan.clusters.find((c) => c.name === "cluster-2")).toMatchObject({ ejected: false, requests: 1, failures: 0 });
   });
 
+  it("wraps around the aggregate's children once every child was tried, as Envoy does", () => {
+    const f = new Failover(edge({
+      aggregates: [{ name: "agg", clusters: ["cluster-1", "cluster-2"] }],
+      health: { outlierDetection: { consecutive5xx: 0, consecutiveGatewayErrors: 0 } },
+    }, { retry: { acrossClusters: true, numRetries: 2 } }));
+    f.exchange("bookinfo.example.com", 200, { attempts: 3 }); // cluster-1 failed, cluster-2 failed, cluster-1 answered
+    f.advance(250);
+    const plan = f.plan();
+    expect(plan.clusters.find((c) => c.name === "cluster-1")).toMatchObject({ requests: 2, failures: 1 });
+    expect(plan.clusters.find((c) => c.name === "cluster-2")).toMatchObject({ requests: 1, failures: 1 });
+  });
+
   it("stops retrying on a route whose retries exceed the budget", () => {
     const f = new Failover(edge({ health: { outlierDetection: { consecutive5xx: 0, consecutiveLocalOriginFailures: 0 } } },
       { retry: { numRetries: 3, budget: { percent: 20, minRetries: 3 } } }));

@@ -303,8 +303,10 @@ export class FailoverRoot extends RootContext {
   }
 
   /**
-   * Ejected clusters (not drained by assumption) get a probe share so that recovery is noticed;
-   * it is taken from the others in proportion, and only when there are others to take it from.
+   * Ejected clusters (not drained by assumption) get a probe share so that recovery is noticed
+   * before the ejection ends. Only where the route retries across clusters (an aggregate names
+   * the probed cluster first): a failed probe is then retried in the next cluster and no client
+   * sees it. The share is taken from the others in proportion, when there are others.
    */
   private addProbes(rs: RouteState): void {
     const spec = rs.spec;
@@ -314,7 +316,7 @@ export class FailoverRoot extends RootContext {
     let rest: f64 = 0;
     for (let i = 0; i < n; i++) {
       const c = this.clusters[spec.clusters[i]];
-      rs.probe[i] = pct > 0 && c.ejected && !c.assumed && rs.prio.weight[i] > 0;
+      rs.probe[i] = pct > 0 && c.ejected && !c.assumed && rs.prio.weight[i] > 0 && rs.aggregate[i] >= 0;
       if (rs.probe[i]) probes += pct;
       else rest += rs.shares[i];
     }
@@ -322,9 +324,10 @@ export class FailoverRoot extends RootContext {
       for (let i = 0; i < n; i++) rs.probe[i] = false;
       return;
     }
+    const total = probes;
     probes = min<f64>(probes, 50);
     for (let i = 0; i < n; i++) {
-      rs.shares[i] = rs.probe[i] ? probes / <f64>countTrue(rs.probe) : rs.shares[i] * (100 - probes) / rest;
+      rs.shares[i] = rs.probe[i] ? pct * probes / total : rs.shares[i] * (100 - probes) / rest;
     }
   }
 
@@ -502,12 +505,6 @@ function modeName(m: Mode): string {
 
 function affinityName(k: AffinityKind): string {
   return k == AffinityKind.Header ? "header" : k == AffinityKind.Cookie ? "cookie" : k == AffinityKind.SourceIp ? "sourceIp" : "none";
-}
-
-function countTrue(a: Array<bool>): i32 {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i]) n++;
-  return n;
 }
 
 /** Basis points as a percentage with two decimals ("99.5" -> "99.50"). */

@@ -145,17 +145,25 @@ export class FailoverStream extends HttpContext {
     let attempts = getPropertyInt(["upstream", "request_attempt_count"], 1);
     if (attempts < 1) attempts = 1;
     root.noteAttempts(rs, attempts, nowMs);
-    if ((flags & FLAG_UO) != 0) return; // a circuit breaker's refusal says nothing about health
+    // A circuit breaker's own refusal says nothing about health; but when the retry breaker
+    // overflows, Envoy returns the upstream's real answer with UO set, and that one counts.
+    if ((flags & FLAG_UO) != 0) {
+      const details = getPropertyString(["response", "code_details"]);
+      if (details === null || details! != "via_upstream") return;
+    }
     if (code == 0 && (flags & (FLAG_DC | FLAG_DR)) != 0) return; // the client left before any answer
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
     if (this.aggregate >= 0) {
-      // previous_priorities moves each retry to the aggregate's next child.
+      // previous_priorities moves each retry to the aggregate's next child, and back to the
+      // first once all were tried. (A child with no endpoints is skipped by Envoy, which the
+      // filter cannot see: docs/interface.md says so.)
       const children = root.policy.aggregates[this.aggregate].clusters;
+      const n = <i64>children.length;
       for (let a: i64 = 1; a < attempts; a++) {
-        root.recordOutcome(children[<i32>min<i64>(a - 1, children.length - 1)], Outcome.Gateway5xx, latency, nowMs);
+        root.recordOutcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs);
       }
-      root.recordOutcome(children[<i32>min<i64>(attempts - 1, children.length - 1)], outcome, latency, nowMs);
+      root.recordOutcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs);
     } else {
       // Retries stayed in this cluster; every attempt but the last failed.
       for (let a: i64 = 1; a < attempts; a++) root.recordOutcome(this.cluster, Outcome.Gateway5xx, latency, nowMs);

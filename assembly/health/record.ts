@@ -3,8 +3,13 @@
 // outlier detection counters and ejection state, a latency baseline, and the published score.
 //
 // The score (0..100) estimates the share of the cluster that is healthy:
-//   success  = (ok + k) / (requests + k)          over the window; k = minRequests acts as a prior
-//                                                  of k healthy requests, so little traffic says little
+//   anchor   = min(1, previous success + elapsed / baseEjectionTime)
+//                                                  what we believe without new evidence: the last
+//                                                  estimate, drifting back to healthy over an
+//                                                  ejection time (as an ejected host returns)
+//   success  = (ok + k x anchor) / (requests + k)  over the window; k = minRequests, so little
+//                                                  traffic moves the estimate little, and a cluster
+//                                                  that gets no traffic keeps what we knew
 //   latency  = clamp((mean / baseline - tolerance) / tolerance, 0, 1)
 //                                                  0 until the window's mean latency exceeds
 //                                                  tolerance x the cluster's own baseline, 1 at 2x that
@@ -21,9 +26,9 @@ export const BUCKETS = 10;
 /** What happened to one upstream attempt. */
 export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTimeout }
 
-const MAGIC: u32 = 0x46484c31; // "FHL1"
+const MAGIC: u32 = 0x46484c32; // "FHL2"
 // Layout: header fields, then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
-const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 2;
+const HEADER_SIZE = 4 + 8 * 7 + 4 * 6 + 8 * 3;
 const BUCKET_SIZE = 4 * 4 + 8;
 export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
 
@@ -34,6 +39,7 @@ export class HealthRecord {
   readmittedAtMs: i64 = 0; // start of slow start; 0: none
   lastUnejectionMs: i64 = 0;
   lastBaselineMs: i64 = 0;
+  lastScoreMs: i64 = 0;
   consecutive5xx: u32 = 0;
   consecutiveGateway: u32 = 0;
   consecutiveLocal: u32 = 0;
@@ -42,6 +48,7 @@ export class HealthRecord {
   probeSuccesses: u32 = 0;
   baselineMs: f64 = 0; // 0: unknown yet
   published: f64 = -1; // -1: never scored
+  success: f64 = 1; // the success estimate behind the score (0..1)
   requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   localFailures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
@@ -50,7 +57,7 @@ export class HealthRecord {
 
   clear(): void {
     this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0; this.readmittedAtMs = 0;
-    this.lastUnejectionMs = 0; this.lastBaselineMs = 0;
+    this.lastUnejectionMs = 0; this.lastBaselineMs = 0; this.lastScoreMs = 0; this.success = 1;
     this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
     this.backoff = 0; this.ejections = 0; this.probeSuccesses = 0; this.baselineMs = 0; this.published = -1;
     for (let i = 0; i < BUCKETS; i++) this.clearBucket(i);
@@ -76,6 +83,7 @@ export class HealthRecord {
     this.readmittedAtMs = load<i64>(at); at += 8;
     this.lastUnejectionMs = load<i64>(at); at += 8;
     this.lastBaselineMs = load<i64>(at); at += 8;
+    this.lastScoreMs = load<i64>(at); at += 8;
     this.consecutive5xx = load<u32>(at); at += 4;
     this.consecutiveGateway = load<u32>(at); at += 4;
     this.consecutiveLocal = load<u32>(at); at += 4;
@@ -84,6 +92,7 @@ export class HealthRecord {
     this.probeSuccesses = load<u32>(at); at += 4;
     this.baselineMs = load<f64>(at); at += 8;
     this.published = load<f64>(at); at += 8;
+    this.success = load<f64>(at); at += 8;
     for (let i = 0; i < BUCKETS; i++) {
       this.requests[i] = load<u32>(at); at += 4;
       this.failures[i] = load<u32>(at); at += 4;
@@ -103,6 +112,7 @@ export class HealthRecord {
     store<i64>(at, this.readmittedAtMs); at += 8;
     store<i64>(at, this.lastUnejectionMs); at += 8;
     store<i64>(at, this.lastBaselineMs); at += 8;
+    store<i64>(at, this.lastScoreMs); at += 8;
     store<u32>(at, this.consecutive5xx); at += 4;
     store<u32>(at, this.consecutiveGateway); at += 4;
     store<u32>(at, this.consecutiveLocal); at += 4;
@@ -111,6 +121,7 @@ export class HealthRecord {
     store<u32>(at, this.probeSuccesses); at += 4;
     store<f64>(at, this.baselineMs); at += 8;
     store<f64>(at, this.published); at += 8;
+    store<f64>(at, this.success); at += 8;
     for (let i = 0; i < BUCKETS; i++) {
       store<u32>(at, this.requests[i]); at += 4;
       store<u32>(at, this.failures[i]); at += 4;
@@ -235,7 +246,11 @@ export class HealthRecord {
       latSum += this.latencySum[i];
     }
     const k = <f64>h.minRequests;
-    const success = (<f64>(reqs - bad) + k) / (<f64>reqs + k);
+    const elapsed = this.lastScoreMs > 0 ? <f64>(nowMs - this.lastScoreMs) : 0;
+    this.lastScoreMs = nowMs;
+    const anchor = min<f64>(1, this.success + elapsed / o.baseEjectionMs);
+    const success = (<f64>(reqs - bad) + k * anchor) / (<f64>reqs + k);
+    this.success = success;
     let latencyPenalty: f64 = 0;
     const mean = latN > 0 ? latSum / <f64>latN : 0;
     if (latN >= <u32>h.minRequests && this.baselineMs > 0) {

@@ -362,19 +362,21 @@ class Reader {
         return;
       }
       let total = 0;
+      let unknown = 0;
       for (let i = 0; i < w.keys.length; i++) {
         const name = w.keys[i];
         const idx = p.clusterIndex(name);
         const weight = this.int(w, name, join(path, "weights"), 0, 0, 1000000);
         if (idx < 0) {
           this.fail(join(join(path, "weights"), name), "unknown cluster " + quote(name));
+          unknown++;
           continue;
         }
         r.clusters.push(idx);
         r.weights.push(weight);
         total += weight;
       }
-      if (total == 0) this.fail(join(path, "weights"), "at least one weight must be above 0");
+      if (total == 0 && unknown == 0) this.fail(join(path, "weights"), "at least one weight must be above 0");
     } else {
       this.fail(join(path, "mode"), "expected auto, named or weighted, got " + quote(mode));
     }
