@@ -276,6 +276,7 @@ export class FailoverRoot extends RootContext {
           let reason = "local";
           if (rs.prio.weight[i] == 0) reason = "excluded";
           else if (rs.probe[i]) reason = "probe";
+          else if (rs.shares[i] == 0) reason = c.ejected ? "ejected" : c.healthy > 0 ? "standby" : "unhealthy";
           else if (rs.prio.distribute >= 0) reason = "distribute";
           else if (load.panic[p]) reason = "panic";
           else if (p > 0) reason = higherLoad == 0 ? "failover" : "spill";
@@ -422,54 +423,57 @@ export class FailoverRoot extends RootContext {
   // ---- the published plan ------------------------------------------------------------------
 
   publish(nowMs: i64): void {
-    let s = "{\"generation\":" + this.generation.toString() + ",\"timeMs\":" + nowMs.toString() +
+    // Pieces joined once at the end: growing one string by += would copy it per piece
+    // (quadratic in routes x clusters; a policy at its limits then exhausts memory).
+    const s: Array<string> = [];
+    s.push("{\"generation\":" + this.generation.toString() + ",\"timeMs\":" + nowMs.toString() +
       ",\"locality\":{\"region\":" + quote(this.proxy.region) + ",\"zone\":" + quote(this.proxy.zone) +
-      ",\"subzone\":" + quote(this.proxy.subzone) + ",\"cluster\":" + quote(this.proxy.cluster) + "},\"routes\":[";
+      ",\"subzone\":" + quote(this.proxy.subzone) + ",\"cluster\":" + quote(this.proxy.cluster) + "},\"routes\":[");
     for (let r = 0; r < this.routes.length; r++) {
       const rs = this.routes[r];
       const spec = rs.spec;
-      if (r > 0) s += ",";
-      s += "{\"name\":" + quote(spec.name) + ",\"mode\":" + quote(modeName(spec.mode)) +
+      if (r > 0) s.push(",");
+      s.push("{\"name\":" + quote(spec.name) + ",\"mode\":" + quote(modeName(spec.mode)) +
         ",\"panic\":" + (spec.mode != Mode.Weighted && rs.load.totalPanic ? "true" : "false") +
-        ",\"affinity\":" + quote(affinityName(spec.affinity.kind)) + ",\"priorities\":[";
+        ",\"affinity\":" + quote(affinityName(spec.affinity.kind)) + ",\"priorities\":[");
       if (spec.mode != Mode.Weighted) {
         for (let p = 0; p < rs.prio.levels; p++) {
-          if (p > 0) s += ",";
-          s += "{\"priority\":" + p.toString() + ",\"health\":" + rs.load.health[p].toString() + ",\"load\":" +
-            rs.load.load[p].toString() + ",\"panic\":" + (rs.load.panic[p] ? "true" : "false") + ",\"clusters\":[";
+          if (p > 0) s.push(",");
+          s.push("{\"priority\":" + p.toString() + ",\"health\":" + rs.load.health[p].toString() + ",\"load\":" +
+            rs.load.load[p].toString() + ",\"panic\":" + (rs.load.panic[p] ? "true" : "false") + ",\"clusters\":[");
           let first = true;
           for (let i = 0; i < spec.clusters.length; i++) {
             if (rs.prio.level[i] != p) continue;
-            s += (first ? "" : ",") + quote(this.clusters[spec.clusters[i]].spec.name);
+            s.push((first ? "" : ",") + quote(this.clusters[spec.clusters[i]].spec.name));
             first = false;
           }
-          s += "]}";
+          s.push("]}");
         }
       }
-      s += "],\"split\":{";
+      s.push("],\"split\":{");
       for (let i = 0; i < spec.clusters.length; i++) {
-        s += (i > 0 ? "," : "") + quote(this.clusters[spec.clusters[i]].spec.name) + ":" + bpText(rs.bp[i]);
+        s.push((i > 0 ? "," : "") + quote(this.clusters[spec.clusters[i]].spec.name) + ":" + bpText(rs.bp[i]));
       }
-      s += "},\"clusters\":[";
+      s.push("},\"clusters\":[");
       for (let i = 0; i < spec.clusters.length; i++) {
         const c = this.clusters[spec.clusters[i]];
-        s += (i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"priority\":" + rs.priorityText[i] +
+        s.push((i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"priority\":" + rs.priorityText[i] +
           ",\"share\":" + bpText(rs.bp[i]) + ",\"score\":" + rs.scoreText[i] + ",\"ejected\":" + (c.ejected ? "true" : "false") +
-          ",\"reason\":" + quote(rs.reason[i]) + (rs.aggregate[i] >= 0 ? ",\"via\":" + quote(this.policy.aggregates[rs.aggregate[i]].name) : "") + "}";
+          ",\"reason\":" + quote(rs.reason[i]) + (rs.aggregate[i] >= 0 ? ",\"via\":" + quote(this.policy.aggregates[rs.aggregate[i]].name) : "") + "}");
       }
-      s += "]}";
+      s.push("]}");
     }
-    s += "],\"clusters\":[";
+    s.push("],\"clusters\":[");
     for (let i = 0; i < this.clusters.length; i++) {
       const c = this.clusters[i];
-      s += (i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"score\":" + fmt2(c.score) +
+      s.push((i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"score\":" + fmt2(c.score) +
         ",\"ejected\":" + (c.ejected ? "true" : "false") + ",\"ejections\":" + c.ejections.toString() +
         ",\"requests\":" + c.requests.toString() + ",\"failures\":" + c.failures.toString() +
         ",\"latencyMs\":" + fmt2(c.latencyMs) + ",\"baselineMs\":" + fmt2(c.baselineMs) +
-        ",\"assumed\":" + (c.assumed ? "true" : "false") + "}";
+        ",\"assumed\":" + (c.assumed ? "true" : "false") + "}");
     }
-    s += "]}";
-    setSharedData(this.planKey, String.UTF8.encode(s));
+    s.push("]}");
+    setSharedData(this.planKey, String.UTF8.encode(s.join("")));
   }
 }
 

@@ -15,7 +15,13 @@ import { RouteState } from "./state";
 
 // Headers the filter owns: a client's copies are removed before anything else happens.
 const EXPLAIN = ["x-failover-cluster", "x-failover-priority", "x-failover-reason", "x-failover-score", "x-failover-decision"];
-const RETRY = ["x-envoy-retry-on", "x-envoy-retry-grpc-on", "x-envoy-max-retries", "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-retriable-status-codes"];
+const REASON = 2;
+// The retry headers a route's policy sets, in this order, then those it never sets.
+const RETRY = ["x-envoy-retry-on", "x-envoy-max-retries", "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-retriable-status-codes", "x-envoy-retry-grpc-on"];
+
+function removeOwned(map: MapType, names: Array<string>, from: i32): void {
+  for (let i = from; i < names.length; i++) removeHeader(map, names[i]);
+}
 
 // Envoy's legacy response flags (response.flags).
 const FLAG_UH: i64 = 0x2;   // no healthy upstream
@@ -44,17 +50,18 @@ export class FailoverStream extends HttpContext {
     if (!root.configured) return HeadersStatus.Continue;
     const p = root.policy;
     const M = MapType.HttpRequestHeaders;
-    removeHeader(M, p.routingHeader);
-    for (let i = 0; i < EXPLAIN.length; i++) removeHeader(M, EXPLAIN[i]);
-    for (let i = 0; i < RETRY.length; i++) removeHeader(M, RETRY[i]);
-
     let host = getHeader(M, ":authority");
     if (host === null) host = getHeader(M, "host");
     const path = getHeader(M, ":path");
     const r = root.match(hostOnly(host === null ? "" : host!), path === null ? "/" : path!);
     incrementMetric(root.mDecisions, 1);
+    // Every header the filter owns is either replaced below (a replace drops all of a client's
+    // copies) or removed here, so a client's value never reaches the router or the upstream.
     if (r < 0) {
-      replaceHeader(M, "x-failover-reason", "no-route");
+      removeHeader(M, p.routingHeader);
+      removeOwned(M, EXPLAIN, 0);
+      removeOwned(M, RETRY, 0);
+      replaceHeader(M, EXPLAIN[REASON], "no-route");
       incrementMetric(root.mNoRoute, 1);
       return HeadersStatus.Continue;
     }
@@ -75,13 +82,18 @@ export class FailoverStream extends HttpContext {
     this.explain(M);
 
     const retry = rs.spec.retry;
-    if (retry !== null) {
-      replaceHeader(M, "x-envoy-retry-on", retry!.retryOn);
+    if (retry === null) {
+      removeOwned(M, RETRY, 0);
+    } else {
       const exhausted = root.budgetExhausted(rs, nowMs);
       if (exhausted) incrementMetric(rs.mBudgetExhausted, 1);
-      replaceHeader(M, "x-envoy-max-retries", exhausted ? "0" : retry!.numRetries.toString());
-      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, "x-envoy-upstream-rq-per-try-timeout-ms", (<i64>retry!.perTryTimeoutMs).toString());
-      if (retry!.retriableStatusCodes.length > 0) replaceHeader(M, "x-envoy-retriable-status-codes", retry!.retriableStatusCodes);
+      replaceHeader(M, RETRY[0], retry!.retryOn);
+      replaceHeader(M, RETRY[1], exhausted ? "0" : retry!.numRetries.toString());
+      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, RETRY[2], (<i64>retry!.perTryTimeoutMs).toString());
+      else removeHeader(M, RETRY[2]);
+      if (retry!.retriableStatusCodes.length > 0) replaceHeader(M, RETRY[3], retry!.retriableStatusCodes);
+      else removeHeader(M, RETRY[3]);
+      removeOwned(M, RETRY, 4);
     }
 
     incrementMetric(c.mRequests, 1);

@@ -240,9 +240,9 @@ export class PluginVm {
 
   // ---- guest memory ------------------------------------------------------------------------
 
-  /** A view of linear memory; a grown memory detaches the old buffer, and we re-view then. */
+  /** A view of linear memory; a grown memory detaches the old buffer (length 0), and we re-view. */
   private mem(): Buffer {
-    if (this.bytes.buffer.byteLength === 0) {
+    if (this.bytes.length === 0) {
       const buf = this.exports.memory.buffer;
       this.bytes = Buffer.from(buf);
       this.view = new DataView(buf);
