@@ -165,7 +165,7 @@ describe("recovery", () => {
   });
 
   it("holds what it learned when traffic stops, and drifts back to healthy over an ejection time", () => {
-    const f = new Failover(two({ outlierDetection: { consecutive5xx: 0, baseEjectionTime: "20s" }, window: "10s", hysteresis: 0 }));
+    const f = new Failover(two({ outlierDetection: { consecutive5xx: 0, baseEjectionTime: "20s" }, window: "10s", hysteresis: 0, slowStart: "1s" }));
     for (let i = 0; i < 10; i++) hit(f, 500);
     f.advance(250);
     expect(cluster(f, "near").score).toBeLessThan(40);
@@ -180,6 +180,27 @@ describe("recovery", () => {
 });
 
 describe("scores", () => {
+  it("falls at once and rises back no faster than the slow start, after a brownout too", () => {
+    // A zone of 14 endpoints fails completely with ejection off, then recovers at 100 rps.
+    const f = new Failover(two({ outlierDetection: { consecutive5xx: 0, consecutiveLocalOriginFailures: 0 }, slowStart: "20s" }));
+    let failing = true;
+    const near: number[] = [];
+    for (let ms = 0; ms < 60_000; ms += 10) {
+      if (ms === 20_000) failing = false;
+      const s = f.request("svc");
+      const toNear = s.requestHeaders.get("x-failover-cluster") === "near";
+      const code = toNear && failing ? 503 : 200;
+      s.sendResponseHeaders([[":status", String(code)]], true);
+      s.end({ response: { code, flags: 0 } });
+      f.advance(10);
+      if ((ms + 10) % 1000 === 0) near.push(f.route().split.near);
+    }
+    expect(near[1]).toBeLessThan(20); // failover within a couple of seconds
+    const back = near.findIndex((v, i) => i >= 20 && v === 100);
+    expect(back - 20).toBeGreaterThanOrEqual(10); // the return takes a good part of the slow start
+    for (let i = 21; i <= back; i++) expect(near[i]).toBeGreaterThanOrEqual(near[i - 1]); // and only climbs
+  });
+
   it("turns a share of failing endpoints into Envoy's gradual spill (seed 003: 4 of 14 failing)", () => {
     const f = new Failover(two({ outlierDetection: { consecutive5xx: 0 }, minRequests: 5, hysteresis: 0 }));
     // 400 requests, every 7th pair failing: 2/7 = 4/14 of the endpoints answer 503.

@@ -13,11 +13,11 @@
 //   latency  = clamp((mean / baseline - tolerance) / tolerance, 0, 1)
 //                                                  0 until the window's mean latency exceeds
 //                                                  tolerance x the cluster's own baseline, 1 at 2x that
-//   raw      = 100 x success x (1 - latencyWeight x latency)
-//   ramp     = slow start after re-admission: max(0.1, elapsed / slowStart)
-//   score    = 0 while ejected; otherwise raw x ramp, published only when it moved by at least
-//              `hysteresis` points (or reached 0 or 100), so a cluster hovering at a threshold of
-//              Envoy's split does not flap.
+//   target   = 0 while ejected; otherwise 100 x success x (1 - latencyWeight x latency)
+//   score    = follows the target when it is `hysteresis` points away or more (so a cluster
+//              hovering at a threshold of Envoy's split does not flap): down at once (fast
+//              failover), up by at most 100 points per slowStart (gradual failback, after an
+//              ejection as after a brownout). A score of 100 is always reached.
 
 import { HealthSpec } from "../policy/model";
 
@@ -26,9 +26,9 @@ export const BUCKETS = 10;
 /** What happened to one upstream attempt. */
 export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTimeout }
 
-const MAGIC: u32 = 0x46484c32; // "FHL2"
+const MAGIC: u32 = 0x46484c33; // "FHL3"
 // Layout: header fields, then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
-const HEADER_SIZE = 4 + 8 * 7 + 4 * 6 + 8 * 3;
+const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3;
 const BUCKET_SIZE = 4 * 4 + 8;
 export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
 
@@ -36,7 +36,6 @@ export class HealthRecord {
   epoch: i64 = 0; // index of the newest bucket: floor(now / bucketMs)
   ejectedUntilMs: i64 = 0; // 0: not ejected
   lastEjectionMs: i64 = 0;
-  readmittedAtMs: i64 = 0; // start of slow start; 0: none
   lastUnejectionMs: i64 = 0;
   lastBaselineMs: i64 = 0;
   lastScoreMs: i64 = 0;
@@ -56,7 +55,7 @@ export class HealthRecord {
   latencySum: StaticArray<f64> = new StaticArray<f64>(BUCKETS);
 
   clear(): void {
-    this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0; this.readmittedAtMs = 0;
+    this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0;
     this.lastUnejectionMs = 0; this.lastBaselineMs = 0; this.lastScoreMs = 0; this.success = 1;
     this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
     this.backoff = 0; this.ejections = 0; this.probeSuccesses = 0; this.baselineMs = 0; this.published = -1;
@@ -80,7 +79,6 @@ export class HealthRecord {
     this.epoch = load<i64>(at); at += 8;
     this.ejectedUntilMs = load<i64>(at); at += 8;
     this.lastEjectionMs = load<i64>(at); at += 8;
-    this.readmittedAtMs = load<i64>(at); at += 8;
     this.lastUnejectionMs = load<i64>(at); at += 8;
     this.lastBaselineMs = load<i64>(at); at += 8;
     this.lastScoreMs = load<i64>(at); at += 8;
@@ -109,7 +107,6 @@ export class HealthRecord {
     store<i64>(at, this.epoch); at += 8;
     store<i64>(at, this.ejectedUntilMs); at += 8;
     store<i64>(at, this.lastEjectionMs); at += 8;
-    store<i64>(at, this.readmittedAtMs); at += 8;
     store<i64>(at, this.lastUnejectionMs); at += 8;
     store<i64>(at, this.lastBaselineMs); at += 8;
     store<i64>(at, this.lastScoreMs); at += 8;
@@ -219,7 +216,6 @@ export class HealthRecord {
 
   uneject(nowMs: i64): void {
     this.ejectedUntilMs = 0;
-    this.readmittedAtMs = nowMs;
     this.lastUnejectionMs = nowMs;
     this.probeSuccesses = 0;
     this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
@@ -268,16 +264,14 @@ export class HealthRecord {
       }
     }
     this.lastBaselineMs = nowMs;
-    let raw = 100 * success * (1 - h.latencyWeight * latencyPenalty);
-    if (this.readmittedAtMs > 0) {
-      const elapsed = <f64>(nowMs - this.readmittedAtMs);
-      if (h.slowStartMs > 0 && elapsed < h.slowStartMs) raw *= max<f64>(0.1, elapsed / h.slowStartMs);
-      else this.readmittedAtMs = 0;
-    }
-    if (this.ejected) raw = 0;
-    raw = Math.round(raw * 100) / 100;
-    if (this.published < 0 || raw == 0 || raw == 100 || Math.abs(raw - this.published) >= h.hysteresis || this.readmittedAtMs > 0) {
-      this.published = raw;
+    let target = this.ejected ? 0 : 100 * success * (1 - h.latencyWeight * latencyPenalty);
+    target = Math.round(target * 100) / 100;
+    const p = this.published;
+    if (p < 0 || target <= p - h.hysteresis || target == 0) {
+      this.published = target;
+    } else if (target >= p + h.hysteresis || (target == 100 && p < 100)) {
+      const rise = h.slowStartMs > 0 ? 100 * elapsed / h.slowStartMs : 100;
+      this.published = min<f64>(target, Math.round((p + rise) * 100) / 100);
     }
   }
 
