@@ -7,6 +7,7 @@ import { formatPlan, planJson, runPlan } from "./plan.js";
 import { DocumentError, display } from "./policy-file.js";
 import { Scenario, loadScenario } from "./scenario.js";
 import { SERVE_HELP, ServeUsageError, serveCommand } from "./sidecar/command.js";
+import { validateEnvoyCommand } from "./envoy-config/command.js";
 import { formatSimulation, simulate, simulateJson } from "./simulate/index.js";
 
 const HELP = `failover: locality- and health-aware failover for Envoy
@@ -24,6 +25,11 @@ ${SERVE_HELP}  plan SCENARIO        the split the filter would make for the scen
       --seed N         seed for the simulation's random draws (default 1)
       --case NAME      only the case with this name
 
+  validate-envoy FILE...
+                       check Envoy bootstraps and Istio / Envoy Gateway / Kubernetes resources
+                       with Envoy's own protos, cross-check them, and run embedded policies
+                       through the filter; exit 1 on any error
+
 SCENARIO is a YAML or JSON file; see scenarios/README.md.
 `;
 
@@ -39,6 +45,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "serve":
         return await serveCommand(argv.slice(argv.indexOf(command) + 1));
+      case "validate-envoy": {
+        const files = argv.slice(argv.indexOf(command) + 1);
+        if (files.length === 0) throw new UsageError("expected one or more FILEs");
+        return await validateEnvoyCommand(files, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      }
       case "plan":
         return await plan(argv.slice(argv.indexOf(command) + 1));
       case "simulate":

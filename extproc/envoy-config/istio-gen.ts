@@ -1,0 +1,165 @@
+// Renders the Istio resources of the ingress and waypoint roles.
+//
+// Istio generates the Envoy routes and clusters (outbound|7000|zone1|user.base.svc.cluster.local),
+// so the routing header is read the Istio way: a VirtualService route per policy cluster that
+// matches the header's value and goes to a DestinationRule subset selecting that cluster's
+// endpoints by the topology labels Istio gives every endpoint (topology.kubernetes.io/zone,
+// topology.istio.io/cluster). A last route without the header keeps Istio's own locality
+// failover for requests no filter decided. This works on gateways and on waypoints alike;
+// patching the generated routes to cluster_header with an EnvoyFilter ties the config to Istio's
+// internal cluster names, and EnvoyFilter is not applied to waypoints at all.
+
+import { extProcConfig } from "./bootstrap-gen.js";
+import { SIDECAR_SERVICE } from "./kubernetes-gen.js";
+import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
+
+type Obj = Record<string, unknown>;
+
+const WASM_OCI_URL = "oci://registry.example.com/envoy-failover/failover-wasm:0.1.0";
+/** Where an ingress gateway pod mounts the module (a volume the operator adds to the gateway). */
+const WASM_FILE_URL = "file:///var/local/wasm/failover.wasm";
+const GATEWAY_SELECTOR = { istio: "ingressgateway" };
+const ISTIO_NAMESPACE = "istio-system";
+
+/** The policy for Istio: no aggregates (Istio has no such clusters), retries stay in the chosen subset. */
+function istioPolicy(role: Role): Obj {
+  return policyFor(role, { aggregates: false });
+}
+
+export function destinationRule(role: Role): Obj {
+  const k = role.kubernetes!;
+  const o = role.outlier;
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "DestinationRule",
+    metadata: { name: k.service, namespace: k.namespace },
+    spec: {
+      host: k.host,
+      trafficPolicy: {
+        loadBalancer: {
+          simple: "ROUND_ROBIN",
+          localityLbSetting: { enabled: true, ...(role.failoverPriority ? { failoverPriority: role.failoverPriority } : {}) },
+        },
+        outlierDetection: {
+          ...(o.consecutive5xx !== undefined ? { consecutive5xxErrors: o.consecutive5xx } : {}),
+          ...(o.consecutiveGatewayErrors !== undefined ? { consecutiveGatewayErrors: o.consecutiveGatewayErrors } : {}),
+          interval: `${o.intervalSeconds}s`,
+          baseEjectionTime: `${o.baseEjectionSeconds}s`,
+          maxEjectionPercent: o.maxEjectionPercent,
+          ...(o.minHealthPercent !== undefined ? { minHealthPercent: o.minHealthPercent } : {}),
+        },
+      },
+      subsets: role.upstreams.map((u) => ({ name: u.subset!.name, labels: u.subset!.labels })),
+    },
+  };
+}
+
+export function virtualService(role: Role, gateways?: string[]): Obj {
+  const k = role.kubernetes!;
+  const uri = role.route.pathPrefix ? { uri: { prefix: role.route.pathPrefix } } : {};
+  const destination = (subset?: string) => ({ destination: { host: k.host, ...(subset ? { subset } : {}), port: { number: k.port } } });
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: k.service, namespace: k.namespace },
+    spec: {
+      hosts: gateways ? ["*"] : [k.host],
+      ...(gateways ? { gateways } : {}),
+      http: [
+        ...role.upstreams.map((u) => ({
+          name: u.name,
+          match: [{ ...uri, headers: { [ROUTING_HEADER]: { exact: u.name } } }],
+          route: [destination(u.subset!.name)],
+        })),
+        { name: `${role.route.name}-fail-open`, ...(role.route.pathPrefix ? { match: [uri] } : {}), route: [destination()] },
+      ],
+    },
+  };
+}
+
+/** The ingress gateway's Wasm plugin: the module from a file mounted into the gateway pod. */
+export function ingressWasmPlugin(role: Role): Obj {
+  return wasmPlugin(role, ISTIO_NAMESPACE, { selector: { matchLabels: GATEWAY_SELECTOR } }, { url: WASM_FILE_URL });
+}
+
+/** The waypoint's Wasm plugin: the module from an OCI image, bound to the waypoint Gateway. */
+export function waypointWasmPlugin(role: Role): Obj {
+  const targetRefs = [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }];
+  return wasmPlugin(role, role.kubernetes!.namespace, { targetRefs }, { url: WASM_OCI_URL, imagePullPolicy: "IfNotPresent" });
+}
+
+function wasmPlugin(role: Role, namespace: string, target: Obj, source: Obj): Obj {
+  return {
+    apiVersion: "extensions.istio.io/v1alpha1",
+    kind: "WasmPlugin",
+    metadata: { name: "failover", namespace },
+    spec: {
+      ...target,
+      ...source,
+      // After Istio's authn and authz filters: denied requests never count against a cluster.
+      phase: "STATS",
+      // A failed VM is skipped: the VirtualService's last route keeps Istio's own failover.
+      failStrategy: "FAIL_OPEN",
+      type: "HTTP",
+      pluginConfig: istioPolicy(role),
+    },
+  };
+}
+
+/** Removes a client's routing header before any routing, so only the filter can set it. */
+export function stripRoutingHeader(): Obj {
+  return {
+    apiVersion: "networking.istio.io/v1alpha3",
+    kind: "EnvoyFilter",
+    metadata: { name: "failover-strip-routing-header", namespace: ISTIO_NAMESPACE },
+    spec: {
+      workloadSelector: { labels: GATEWAY_SELECTOR },
+      configPatches: [{
+        applyTo: "NETWORK_FILTER",
+        match: { context: "GATEWAY", listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager" } } } },
+        patch: {
+          operation: "MERGE",
+          value: {
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              early_header_mutation_extensions: [{
+                name: "envoy.http.early_header_mutation.header_mutation",
+                typed_config: {
+                  "@type": "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation",
+                  mutations: [{ remove: ROUTING_HEADER }],
+                },
+              }],
+            },
+          },
+        },
+      }],
+    },
+  };
+}
+
+/** Inserts the ext_proc filter before the router of the ingress gateway, calling the sidecar's Service. */
+export function extProcEnvoyFilter(): Obj {
+  return {
+    apiVersion: "networking.istio.io/v1alpha3",
+    kind: "EnvoyFilter",
+    metadata: { name: "failover-ext-proc", namespace: ISTIO_NAMESPACE },
+    spec: {
+      workloadSelector: { labels: GATEWAY_SELECTOR },
+      configPatches: [{
+        applyTo: "HTTP_FILTER",
+        match: {
+          context: "GATEWAY",
+          listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager", subFilter: { name: "envoy.filters.http.router" } } } },
+        },
+        patch: {
+          operation: "INSERT_BEFORE",
+          value: {
+            name: "envoy.filters.http.ext_proc",
+            // Istio's cluster for the sidecar's Service port (HTTP/2: the port's appProtocol is grpc).
+            typed_config: extProcConfig(`outbound|${SIDECAR_SERVICE.port}||${SIDECAR_SERVICE.name}.${SIDECAR_SERVICE.namespace}.svc.cluster.local`),
+          },
+        },
+      }],
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// Reading config files the way their consumers do, and pointing back into them.
+//
+// Envoy reads YAML with yaml-cpp and Kubernetes with go-yaml; both take the YAML 1.1 words
+// y/n/yes/no/on/off as booleans, where YAML 1.2 (the `yaml` package's default) reads strings. A
+// file is parsed with those words as booleans, so `zone: on` is seen as the boolean Envoy would
+// see and rejected for a string field, instead of passing here and failing in Envoy. JSON files
+// parse the same way (YAML contains JSON).
+
+import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
+import type { Node, ScalarTag } from "yaml";
+
+export type Segment = string | number;
+export type Path = readonly Segment[];
+
+const YAML11_BOOL: ScalarTag = {
+  tag: "tag:yaml.org,2002:bool",
+  default: true,
+  test: /^(?:[YyNn]|[Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF)$/,
+  resolve: (s: string) => /^(?:[Yy]|[Yy]es|YES|[Oo]n|ON)$/.test(s),
+};
+
+/** One YAML document of a file: its value and where its members are written. */
+export class SourceDocument {
+  constructor(
+    readonly value: unknown,
+    /** 0-based index of the document in its file. */
+    readonly index: number,
+    private readonly root: Node | null,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** `line:column` of the member at `path` (its key, for a mapping member), or of its nearest existing parent. */
+  where(path: Path): string {
+    let node: unknown = this.root;
+    let at = this.root?.range?.[0] ?? 0;
+    for (const seg of path) {
+      if (isSeq(node) && typeof seg === "number") {
+        const item = node.items[seg] as Node | undefined;
+        if (!item) break;
+        node = item;
+        at = item.range?.[0] ?? at;
+      } else if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        at = (pair.key as Node).range?.[0] ?? at;
+        node = pair.value;
+      } else break;
+    }
+    const { line, col } = this.lines.linePos(at);
+    return `${line}:${col}`;
+  }
+}
+
+export class ParseError extends Error {
+  override name = "ParseError";
+}
+
+/** Every non-empty document of a YAML (or JSON) text. Throws ParseError with line and column. */
+export function parseDocuments(text: string): SourceDocument[] {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, customTags: (tags) => [...tags, YAML11_BOOL] });
+  const out: SourceDocument[] = [];
+  for (const doc of Array.isArray(docs) ? docs : []) {
+    const error = doc.errors[0];
+    if (error) {
+      const { line, col } = lines.linePos(error.pos[0]);
+      throw new ParseError(`${line}:${col}: ${error.message}`);
+    }
+    const value: unknown = doc.toJS();
+    if (value !== null && value !== undefined) out.push(new SourceDocument(value, out.length, doc.contents as Node | null, lines));
+  }
+  return out;
+}
+
+/** `a.b[0]["key.with.dots"].@type`: identifiers joined by dots, indices and other keys in brackets. */
+export function formatPath(path: Path): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_@][A-Za-z0-9_]*$/.test(seg)) out += (out ? "." : "") + seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out || "(document)";
+}

@@ -1,0 +1,25 @@
+// Small readers shared by the decoder, the rules and the cross-checks.
+
+/** Seconds in a protobuf JSON duration ("1s", "0.2s", "-3.000000001s"), or undefined if malformed. */
+export function durationSeconds(text: string): number | undefined {
+  return /^-?\d+(\.\d{1,9})?s$/.test(text) ? Number(text.slice(0, -1)) : undefined;
+}
+
+/** protoc's JSON name: underscores dropped, the letter after each one upper-cased. */
+export function jsonName(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** What a JSON value is, for messages: "a string", "a list", ... */
+export function kind(v: unknown): string {
+  if (v === null || v === undefined) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "an object";
+  if (typeof v === "boolean") return "a boolean";
+  if (typeof v === "number") return "a number";
+  return "a string";
+}
