@@ -234,6 +234,18 @@ describe("retries", () => {
     expect(plan.clusters.find((c) => c.name === "cluster-2")).toMatchObject({ requests: 1, failures: 1 });
   });
 
+  it("credits the cluster Envoy finally used when a later filter (the hybrid sidecar) renamed it", () => {
+    const f = new Failover(edge({ health: { outlierDetection: { consecutive5xx: 1 } } }));
+    const s = f.request("bookinfo.example.com");
+    expect(s.requestHeaders.get("x-failover-upstream")).toBe("cluster-1");
+    s.requestHeaders.set("x-failover-upstream", "cluster-2"); // what ext_proc did after the Wasm filter
+    s.sendResponseHeaders([[":status", "503"]], true);
+    s.end({ response: { code: 503, flags: 0 } });
+    const plan = f.plan();
+    expect(plan.clusters.find((c) => c.name === "cluster-2")).toMatchObject({ ejected: true, failures: 1 });
+    expect(plan.clusters.find((c) => c.name === "cluster-1")).toMatchObject({ ejected: false, failures: 0 });
+  });
+
   it("stops retrying on a route whose retries exceed the budget", () => {
     const f = new Failover(edge({ health: { outlierDetection: { consecutive5xx: 0, consecutiveLocalOriginFailures: 0 } } },
       { retry: { numRetries: 3, budget: { percent: 20, minRetries: 3 } } }));

@@ -9,7 +9,7 @@ import {
 } from "../abi";
 import { asciiLower } from "../text";
 import { Outcome } from "../health/record";
-import { AffinityKind, Mode } from "../policy/model";
+import { AffinityKind, Mode, Policy } from "../policy/model";
 import { FailoverRoot } from "./root";
 import { RouteState } from "./state";
 
@@ -102,6 +102,26 @@ export class FailoverStream extends HttpContext {
     return HeadersStatus.Continue;
   }
 
+  /**
+   * In the hybrid form the sidecar, after us, may name another cluster in the routing header;
+   * Envoy used the final value, so the outcome belongs to that one.
+   */
+  followFinalChoice(): void {
+    const p = this.failover.policy;
+    const named = getHeader(MapType.HttpRequestHeaders, p.routingHeader);
+    if (named === null) return;
+    const mine = this.aggregate >= 0 ? p.aggregates[this.aggregate].name : p.clusters[this.cluster].name;
+    if (named! == mine) return;
+    const found = resolve(p, named!);
+    if (found[1] >= 0) {
+      this.aggregate = found[1];
+      this.cluster = p.aggregates[found[1]].clusters[0];
+    } else if (found[0] >= 0) {
+      this.aggregate = -1;
+      this.cluster = found[0];
+    }
+  }
+
   /** The affinity key of this request, or "" (then the split decides). */
   affinityKey(rs: RouteState): string {
     const a = rs.spec.affinity;
@@ -166,6 +186,7 @@ export class FailoverStream extends HttpContext {
     if (code == 0 && (flags & (FLAG_DC | FLAG_DR)) != 0) return; // the client left before any answer
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
+    this.followFinalChoice();
     if (this.aggregate >= 0) {
       // previous_priorities moves each retry to the aggregate's next child, and back to the
       // first once all were tried. (A child with no endpoints is skipped by Envoy, which the
@@ -182,6 +203,15 @@ export class FailoverStream extends HttpContext {
       root.recordOutcome(this.cluster, outcome, latency, nowMs);
     }
   }
+}
+
+/** Inventory cluster or aggregate named `name`: [cluster, aggregate], -1 where none. */
+function resolve(p: Policy, name: string): StaticArray<i32> {
+  const out = new StaticArray<i32>(2);
+  out[0] = p.clusterIndex(name);
+  out[1] = -1;
+  for (let a = 0; a < p.aggregates.length; a++) if (p.aggregates[a].name == name) out[1] = a;
+  return out;
 }
 
 /** What the final response says about the cluster that produced it. */
