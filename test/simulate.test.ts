@@ -62,11 +62,10 @@ describe("seed 000: the edge gateway, placed in region-2, when cluster-2 breaks"
     expect(e.shareBefore).toBe(100);
     expect(e.failover).toBeLessThan(1);
     expect(share(rows(r, 12, 40), "cluster-1")).toBeGreaterThan(97);
-    // The only client errors are retries refused by Envoy's retry circuit breaker (3 at once)
-    // in the first moments, before the ejection.
-    expect(sum(rows(r, 11, 120), "errors")).toBe(0);
-    expect(e.errors).toBeGreaterThan(0);
-    expect(e.errors).toBeLessThan(20);
+    // Every refused connection is retried on cluster-1 (the aggregates' retry budget allows 16
+    // at once): no client sees an error, before the ejection or after it.
+    expect(e.errors).toBe(0);
+    expect(r.totals.errors).toBe(0);
     expect(e.failback).toBeLessThan(40);
     expect(e.flapping).toBe(false);
     expect(share(rows(r, 70, 120), "cluster-2")).toBe(100);
@@ -84,8 +83,7 @@ describe("seed 000: the edge gateway, placed in region-2, when cluster-2 breaks"
     const auto = await run("000-edge-gateway.yaml", "auto, cluster-2 upstream service scaled to 0");
     const [e] = auto.events;
     expect(e.failover).toBeLessThan(1);
-    expect(e.errors).toBeLessThan(20);
-    expect(sum(rows(auto, 11, 40), "errors")).toBe(0);
+    expect(auto.totals.errors).toBe(0); // every 503 is retried on cluster-1
     // Probes keep testing cluster-2 while it is ejected; their 503s are retried on cluster-1.
     expect(sum(rows(auto, 11, 40), "probes")).toBeGreaterThan(0);
     expect(sum(rows(auto, 11, 40), "retries")).toBeGreaterThanOrEqual(sum(rows(auto, 11, 40), "probes"));
