@@ -281,8 +281,8 @@ describe("admin endpoint", () => {
     expect(metrics).toMatch(/failover_sidecar_streams_total 1/);
     expect(metrics).toMatch(/failover_sidecar_messages_total\{kind="request_headers"\} 1/);
     expect(metrics).toMatch(/failover_sidecar_decision_seconds_count 1/);
-    expect(metrics).toMatch(/failover_cluster_requests_total\{cluster="cluster-1"\} 1/);
-    expect(metrics).toMatch(/failover_route_share_percent\{route="bookinfo",cluster="cluster-1"\} 100/);
+    expect(metrics).toMatch(/failover_cluster_requests_total\{failover_cluster="cluster-1"\} 1/);
+    expect(metrics).toMatch(/failover_route_cluster_share_percent\{failover_route="bookinfo",failover_cluster="cluster-1"\} 100/);
     const debug = JSON.parse((await admin(sidecar, "/debug/clusters")).text);
     expect(debug.localities[0].plan.routes[0].split).toEqual({ "cluster-1": 100, "cluster-2": 0 });
     expect((await admin(sidecar, "/nope")).status).toBe(404);

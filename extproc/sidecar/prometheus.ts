@@ -1,6 +1,7 @@
 // Metrics for Prometheus, with prom-client: the sidecar's own (streams, messages, errors, the
 // time a decision takes) and the filter's, whose names (failover.cluster.<name>.<metric>, ...)
-// become labelled series (failover_cluster_<metric>{cluster="<name>"}).
+// become the same labelled series Envoy's stats_tags in envoy/*.yaml produce
+// (failover_cluster_<metric>{failover_cluster="<name>"}), so one dashboard serves both forms.
 
 import client from "prom-client";
 import { MetricType, type Metrics } from "../host/index.js";
@@ -53,10 +54,10 @@ export class SidecarMetrics {
 /** The Prometheus series for a filter metric name. */
 export function promName(name: string): { name: string; labels: Record<string, string> } {
   let m = /^failover\.route\.(.+)\.cluster\.(.+)\.share_percent$/.exec(name);
-  if (m) return { name: "failover_route_share_percent", labels: { route: m[1], cluster: m[2] } };
+  if (m) return { name: "failover_route_cluster_share_percent", labels: { failover_route: m[1], failover_cluster: m[2] } };
   m = /^failover\.route\.(.+)\.([a-z0-9_]+)$/.exec(name);
-  if (m) return { name: `failover_route_${m[2]}`, labels: { route: m[1] } };
+  if (m) return { name: `failover_route_${m[2]}`, labels: { failover_route: m[1] } };
   m = /^failover\.cluster\.(.+)\.([a-z0-9_]+)$/.exec(name);
-  if (m) return { name: `failover_cluster_${m[2]}`, labels: { cluster: m[1] } };
+  if (m) return { name: `failover_cluster_${m[2]}`, labels: { failover_cluster: m[1] } };
   return { name: name.replace(/[^a-zA-Z0-9_:]/g, "_"), labels: {} };
 }
