@@ -29,33 +29,40 @@ export class LoadedDocument {
    * part of the path that exists, so that "required" errors point at the parent.
    */
   where(path: readonly PathSegment[]): string {
-    let node: unknown = this.root;
-    let at = this.root?.range?.[0] ?? 0;
-    for (let i = 0; i < path.length; i++) {
-      const seg = path[i];
-      if (isSeq(node) && typeof seg === "number") {
-        const item = node.items[seg] as Node | undefined;
-        if (!item) break;
-        node = item;
-        at = item.range?.[0] ?? at;
-      } else if (isMap(node)) {
-        // Keys may themselves contain dots ("cluster.v1"), which the dotted path split apart.
-        let pair: Pair<unknown, unknown> | undefined;
-        let j = path.length;
-        for (; j > i; j--) {
-          const key = path.slice(i, j).join(".");
-          pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-          if (pair) break;
-        }
-        if (!pair) break;
-        at = (pair.key as Node).range?.[0] ?? at;
-        node = pair.value;
-        i = j - 1; // the key took segments i..j-1
-      } else break;
-    }
-    const { line, col } = this.lines.linePos(at);
+    const { line, col } = this.lines.linePos(offsetOf(this.root, path));
     return `${display(this.file)}:${line}:${col}`;
   }
+}
+
+/**
+ * The source offset of the member at `path` in a parsed YAML document: its key for a mapping
+ * member, or the deepest existing parent. Keys may contain dots ("cluster.v1"), which a dotted
+ * path split apart, so several segments may name one key.
+ */
+export function offsetOf(root: Node | null, path: readonly PathSegment[]): number {
+  let node: unknown = root;
+  let at = root?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg] as Node | undefined;
+      if (!item) break;
+      node = item;
+      at = item.range?.[0] ?? at;
+    } else if (isMap(node)) {
+      let pair: Pair<unknown, unknown> | undefined;
+      let j = path.length;
+      for (; j > i && !pair; j--) {
+        const key = path.slice(i, j).join(".");
+        pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+      }
+      if (!pair) break;
+      at = (pair.key as Node).range?.[0] ?? at;
+      node = pair.value;
+      i = j; // the key used segments i..j (the loop's j-- ran once after the match)
+    } else break;
+  }
+  return at;
 }
 
 /** Reads and parses one file; the top level must be a mapping. */

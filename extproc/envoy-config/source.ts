@@ -6,7 +6,8 @@
 // see and rejected for a string field, instead of passing here and failing in Envoy. JSON files
 // parse the same way (YAML contains JSON).
 
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments } from "yaml";
+import { offsetOf } from "../policy-file.js";
 import type { Node, ScalarTag } from "yaml";
 
 export type Segment = string | number;
@@ -31,22 +32,7 @@ export class SourceDocument {
 
   /** `line:column` of the member at `path` (its key, for a mapping member), or of its nearest existing parent. */
   where(path: Path): string {
-    let node: unknown = this.root;
-    let at = this.root?.range?.[0] ?? 0;
-    for (const seg of path) {
-      if (isSeq(node) && typeof seg === "number") {
-        const item = node.items[seg] as Node | undefined;
-        if (!item) break;
-        node = item;
-        at = item.range?.[0] ?? at;
-      } else if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (!pair) break;
-        at = (pair.key as Node).range?.[0] ?? at;
-        node = pair.value;
-      } else break;
-    }
-    const { line, col } = this.lines.linePos(at);
+    const { line, col } = this.lines.linePos(offsetOf(this.root, path));
     return `${line}:${col}`;
   }
 }

@@ -356,6 +356,18 @@ export class PluginVm {
     const map = (type: number, write: boolean): HeaderMap | undefined => vm.stream()?.map(type, write);
     const BAD = WasmResult.BadArgument;
     const MEM = WasmResult.InvalidMemoryAccess;
+    /** replace (set) or add one header value: the shared rules of both calls. */
+    const writeHeader = (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number, op: "set" | "add"): number => {
+      if (type > MapType.HttpCallResponseTrailers) return BAD;
+      const key = vm.readString(kPtr, kSize);
+      const value = vm.read(vPtr, vSize);
+      if (key === undefined || !value) return MEM;
+      const m = map(type, true);
+      if (!m) return BAD;
+      m[op](key, Uint8Array.from(value));
+      vm.stream()!.headersModified(type);
+      return WasmResult.Ok;
+    };
     return {
       proxy_log(level: number, ptr: number, size: number): number {
         if (level > LogLevel.Critical) return BAD;
@@ -427,26 +439,10 @@ export class PluginVm {
         return vm.give(v, retPtr, retSize);
       },
       proxy_replace_header_map_value(type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
-        if (type > MapType.HttpCallResponseTrailers) return BAD;
-        const key = vm.readString(kPtr, kSize);
-        const value = vm.read(vPtr, vSize);
-        if (key === undefined || !value) return MEM;
-        const m = map(type, true);
-        if (!m) return BAD;
-        m.set(key, Uint8Array.from(value));
-        vm.stream()!.headersModified(type);
-        return WasmResult.Ok;
+        return writeHeader(type, kPtr, kSize, vPtr, vSize, "set");
       },
       proxy_add_header_map_value(type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
-        if (type > MapType.HttpCallResponseTrailers) return BAD;
-        const key = vm.readString(kPtr, kSize);
-        const value = vm.read(vPtr, vSize);
-        if (key === undefined || !value) return MEM;
-        const m = map(type, true);
-        if (!m) return BAD;
-        m.add(key, Uint8Array.from(value));
-        vm.stream()!.headersModified(type);
-        return WasmResult.Ok;
+        return writeHeader(type, kPtr, kSize, vPtr, vSize, "add");
       },
       proxy_remove_header_map_value(type: number, kPtr: number, kSize: number): number {
         if (type > MapType.HttpCallResponseTrailers) return BAD;
