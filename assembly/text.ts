@@ -77,3 +77,20 @@ function pow10(n: i32): f64 {
 
 // @ts-ignore: decorator
 @inline function isDigit(c: i32): bool { return c >= 48 && c <= 57; }
+
+/**
+ * The pieces as one string, in linear time. (`+=` in a loop copies the growing string each time,
+ * and so does Array#join at shrinkLevel 1.)
+ */
+export function concat(parts: Array<string>): string {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i].length;
+  const out = changetype<string>(__new(<usize>n << 1, idof<string>()));
+  let at = changetype<usize>(out);
+  for (let i = 0; i < parts.length; i++) {
+    const size = <usize>parts[i].length << 1;
+    memory.copy(at, changetype<usize>(parts[i]), size);
+    at += size;
+  }
+  return out;
+}

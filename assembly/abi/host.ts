@@ -43,11 +43,24 @@ function encodeTwo(a: string, b: string): usize {
   return base;
 }
 
+// Bytes that crossed to or from the host since the collector last ran: header values become
+// garbage strings of twice their size, and a published plan leaves its pieces behind; so
+// exports.ts also collects once enough went by (huge headers; a policy at its limits).
+let taken: usize = 0;
+
+/** True (and the count restarts) once the host handed us `limit` bytes since the last true. */
+export function takenOver(limit: usize): bool {
+  if (taken < limit) return false;
+  taken = 0;
+  return true;
+}
+
 /** Decodes the host-returned (RET_PTR, RET_SIZE) block as a string and frees it. */
 function takeString(): string {
   const ptr = load<usize>(RET_PTR);
   const size = load<usize>(RET_SIZE);
   if (ptr == 0) return "";
+  taken += size;
   const s = String.UTF8.decodeUnsafe(ptr, size);
   heap.free(ptr);
   return s;
@@ -309,6 +322,7 @@ export function writeSharedData(key: string, ptr: usize, size: usize, cas: u32):
 
 /** Writes `key`; with cas != 0 the write only happens if nobody wrote since (else CasMismatch). */
 export function setSharedData(key: string, data: ArrayBuffer, cas: u32 = 0): WasmResult {
+  taken += <usize>data.byteLength; // a big plan leaves garbage in proportion
   const base = scratch(worst(key));
   return <WasmResult>raw.proxy_set_shared_data(base, put(key, base), changetype<usize>(data), <usize>data.byteLength, cas);
 }

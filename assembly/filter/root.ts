@@ -11,10 +11,10 @@ import { HealthRecord, Outcome, RECORD_SIZE } from "../health/record";
 import { quote } from "../json";
 import { routePriorities } from "../plan/priorities";
 import { effectiveWeight, priorityLoad, toBasisPoints } from "../plan/split";
-import { parsePolicy } from "../policy/parse";
+import { MAX_POLICY_BYTES, parsePolicy } from "../policy/parse";
 import { AffinityKind, AssumeKind, Locality, Mode, Policy } from "../policy/model";
 import { hostMatches } from "../policy/parse";
-import { formatNumber } from "../text";
+import { concat, formatNumber } from "../text";
 import { ClusterState, RouteState } from "./state";
 import { FailoverStream } from "./stream";
 
@@ -42,6 +42,10 @@ export class FailoverRoot extends RootContext {
   mDecisions: u32 = 0;
 
   onConfigure(size: u32): bool {
+    if (size > MAX_POLICY_BYTES) {
+      log(LogLevel.Error, "failover: policy: document: " + size.toString() + " bytes; the limit is " + MAX_POLICY_BYTES.toString() + " (1 MiB)");
+      return false;
+    }
     const buf = getBuffer(BufferType.PluginConfiguration);
     const result = parsePolicy(buf === null ? "" : String.UTF8.decode(buf));
     if (result.policy === null) {
@@ -210,11 +214,14 @@ export class FailoverRoot extends RootContext {
     const others = <f64>this.ejectedCount + 1;
     const mayEject = others * 100 / <f64>this.clusters.length <= <f64>o.maxEjectionPercent;
     let ejected = false;
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+    let attempt = 0;
+    for (; attempt < CAS_ATTEMPTS; attempt++) {
       const cas = this.load(c);
       ejected = this.record.record(outcome, latencyMs, nowMs, this.policy.health, mayEject);
       if (this.store(c, cas)) break;
     }
+    // Every attempt lost to another worker's write: the count is lost, but not silently.
+    if (attempt == CAS_ATTEMPTS) log(LogLevel.Warn, "failover: outcome for " + c.spec.name + " dropped after 16 compare-and-swap conflicts");
     const readmitted = c.ejected && !this.record.ejected;
     if (ejected) {
       incrementMetric(c.mEjections, 1);
@@ -296,10 +303,12 @@ export class FailoverRoot extends RootContext {
       rs.scoreText[i] = fmt2(c.score);
       recordMetric(rs.mShare[i], <u64>(rs.bp[i] / 100));
     }
-    const split = this.splitText(rs);
+    // The split is appended per request (stream.ts): prepared into every candidate's decision it
+    // made refreshes quadratic in a route's clusters, too much for a policy at its limits.
+    rs.split = this.splitText(rs);
     for (let i = 0; i < n; i++) {
       rs.decision[i] = "route=" + spec.name + " cluster=" + this.clusters[spec.clusters[i]].spec.name +
-        " priority=" + rs.priorityText[i] + " reason=" + rs.reason[i] + " score=" + rs.scoreText[i] + " split=" + split;
+        " priority=" + rs.priorityText[i] + " reason=" + rs.reason[i] + " score=" + rs.scoreText[i] + " split=";
     }
   }
 
@@ -333,12 +342,11 @@ export class FailoverRoot extends RootContext {
   }
 
   splitText(rs: RouteState): string {
-    let s = "";
+    const s: Array<string> = [];
     for (let i = 0; i < rs.bp.length; i++) {
-      if (i > 0) s += ",";
-      s += this.clusters[rs.spec.clusters[i]].spec.name + ":" + bpText(rs.bp[i]);
+      s.push((i > 0 ? "," : "") + this.clusters[rs.spec.clusters[i]].spec.name + ":" + bpText(rs.bp[i]));
     }
-    return s;
+    return concat(s);
   }
 
   // ---- per request -------------------------------------------------------------------------
@@ -423,8 +431,9 @@ export class FailoverRoot extends RootContext {
   // ---- the published plan ------------------------------------------------------------------
 
   publish(nowMs: i64): void {
-    // Pieces joined once at the end: growing one string by += would copy it per piece
-    // (quadratic in routes x clusters; a policy at its limits then exhausts memory).
+    // Pieces encoded once at the end: growing one string by += copies it per piece (and so
+    // does Array#join at shrinkLevel 1), quadratic in routes x clusters: a policy at its limits
+    // then ran out of memory.
     const s: Array<string> = [];
     s.push("{\"generation\":" + this.generation.toString() + ",\"timeMs\":" + nowMs.toString() +
       ",\"locality\":{\"region\":" + quote(this.proxy.region) + ",\"zone\":" + quote(this.proxy.zone) +
@@ -473,7 +482,7 @@ export class FailoverRoot extends RootContext {
         ",\"assumed\":" + (c.assumed ? "true" : "false") + "}");
     }
     s.push("]}");
-    setSharedData(this.planKey, String.UTF8.encode(s.join("")));
+    setSharedData(this.planKey, utf8Concat(s));
   }
 }
 
@@ -509,6 +518,16 @@ function modeName(m: Mode): string {
 
 function affinityName(k: AffinityKind): string {
   return k == AffinityKind.Header ? "header" : k == AffinityKind.Cookie ? "cookie" : k == AffinityKind.SourceIp ? "sourceIp" : "none";
+}
+
+/** The UTF-8 bytes of the concatenated pieces, in linear time. */
+function utf8Concat(parts: Array<string>): ArrayBuffer {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += String.UTF8.byteLength(parts[i]);
+  const out = new ArrayBuffer(n);
+  let at = changetype<usize>(out);
+  for (let i = 0; i < parts.length; i++) at += String.UTF8.encodeUnsafe(changetype<usize>(parts[i]), parts[i].length, at);
+  return out;
 }
 
 /** Basis points as a percentage with two decimals ("99.5" -> "99.50"). */

@@ -51,6 +51,8 @@ export class RouteState {
   reason: Array<string> = [];
   probe: Array<bool> = [];
   decision: Array<string> = [];
+  /** The split as the decision header ends with it ("c1:100.00,c2:0.00"). */
+  split: string = "";
   priorityText: Array<string> = [];
   scoreText: Array<string> = [];
   /** Aggregate (index into policy.aggregates) to name instead of the cluster, or -1. */

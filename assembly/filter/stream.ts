@@ -23,6 +23,8 @@ function removeOwned(map: MapType, names: Array<string>, from: i32): void {
   for (let i = from; i < names.length; i++) removeHeader(map, names[i]);
 }
 
+const MAX_ATTEMPTS: i64 = 101;
+
 // Envoy's legacy response flags (response.flags).
 const FLAG_UH: i64 = 0x2;   // no healthy upstream
 const FLAG_UT: i64 = 0x4;   // upstream request timeout
@@ -153,7 +155,8 @@ export class FailoverStream extends HttpContext {
     replaceHeader(map, "x-failover-priority", rs.priorityText[i]);
     replaceHeader(map, "x-failover-reason", this.reason);
     replaceHeader(map, "x-failover-score", rs.scoreText[i]);
-    replaceHeader(map, "x-failover-decision", this.reason == rs.reason[i] ? rs.decision[i] : rs.decision[i] + " via=" + this.reason);
+    const decision = rs.decision[i] + rs.split;
+    replaceHeader(map, "x-failover-decision", this.reason == rs.reason[i] ? decision : decision + " via=" + this.reason);
   }
 
   onResponseHeaders(headers: u32, endOfStream: bool): HeadersStatus {
@@ -176,6 +179,9 @@ export class FailoverStream extends HttpContext {
     const flags = getPropertyInt(["response", "flags"], 0);
     let attempts = getPropertyInt(["upstream", "request_attempt_count"], 1);
     if (attempts < 1) attempts = 1;
+    // Each earlier attempt is recorded as a failure: an absurd count (from a buggy or hostile
+    // ext_proc client) must not loop for hours. The policy allows at most 100 retries.
+    if (attempts > MAX_ATTEMPTS) attempts = MAX_ATTEMPTS;
     root.noteAttempts(rs, attempts, nowMs);
     // A circuit breaker's own refusal says nothing about health; but when the retry breaker
     // overflows, Envoy returns the upstream's real answer with UO set, and that one counts.

@@ -16,6 +16,12 @@ export class PolicyResult {
 
 const MAX_CLUSTERS = 64;
 const MAX_ROUTES = 256;
+/** Largest policy document (JSON bytes) the filter reads; a larger one is refused unread. */
+export const MAX_POLICY_BYTES: u32 = 1 << 20;
+/** Cluster, aggregate and route names travel in headers and in the plan, once per route and cluster. */
+const MAX_NAME = 255;
+/** Candidate clusters summed over routes: each refresh (every tick) and the plan grow with it. */
+const MAX_CANDIDATES = 4096;
 
 export function parsePolicy(text: string): PolicyResult {
   const out = new PolicyResult();
@@ -64,6 +70,12 @@ class Reader {
       return fallback;
     }
     return v.str;
+  }
+
+  name(obj: JsonValue, path: string, fallback: string, required: bool): string {
+    const s = this.str(obj, "name", path, fallback, required);
+    if (s.length > MAX_NAME) this.fail(join(path, "name"), "at most " + MAX_NAME.toString() + " characters");
+    return s;
   }
 
   bool(obj: JsonValue, key: string, path: string, fallback: bool): bool {
@@ -211,7 +223,7 @@ class Reader {
       if (!this.object(v, path, ["name", "region", "zone", "subzone", "cluster", "labels", "hosts", "endpoints", "weight"])) continue;
       const c = new ClusterSpec();
       c.index = p.clusters.length;
-      c.name = this.str(v, "name", path, "", true);
+      c.name = this.name(v, path, "", true);
       if (c.name.length == 0 && v.has("name")) this.fail(join(path, "name"), "must not be empty");
       if (c.name.length > 0 && p.clusterIndex(c.name) >= 0) this.fail(join(path, "name"), "duplicate cluster " + quote(c.name));
       const set = new Array<string>();
@@ -238,7 +250,7 @@ class Reader {
       const v = items[i];
       if (!this.object(v, path, ["name", "clusters"])) continue;
       const a = new AggregateSpec();
-      a.name = this.str(v, "name", path, "", true);
+      a.name = this.name(v, path, "", true);
       if (a.name.length > 0 && p.clusterIndex(a.name) >= 0) this.fail(join(path, "name"), "already an inventory cluster: " + quote(a.name));
       const names = this.strings(v, "clusters", path);
       if (names.length < 2) this.fail(join(path, "clusters"), "an aggregate needs at least two clusters, in failover order");
@@ -301,13 +313,14 @@ class Reader {
     const items = this.array(doc, "routes", "");
     if (!doc.has("routes")) this.fail("routes", "required: at least one route");
     if (items.length > MAX_ROUTES) this.fail("routes", "at most " + MAX_ROUTES.toString() + " routes");
+    let candidates = 0;
     for (let i = 0; i < items.length && i < MAX_ROUTES; i++) {
       const path = "routes[" + i.toString() + "]";
       const v = items[i];
       if (!this.object(v, path, ["name", "match", "destination", "priority", "retry", "affinity"])) continue;
       const r = new RouteSpec();
       r.index = p.routes.length;
-      r.name = this.str(v, "name", path, "route-" + i.toString());
+      r.name = this.name(v, path, "route-" + i.toString(), false);
       const match = v.get("match");
       if (match !== null && this.object(match, join(path, "match"), ["authority", "pathPrefix"])) {
         r.authority = asciiLower(this.str(match, "authority", join(path, "match"), "*"));
@@ -325,6 +338,10 @@ class Reader {
       const aff = v.get("affinity");
       if (aff !== null) this.affinity(aff, join(path, "affinity"), r.affinity);
       p.routes.push(r);
+      candidates += r.clusters.length;
+    }
+    if (candidates > MAX_CANDIDATES) {
+      this.fail("routes", "at most " + MAX_CANDIDATES.toString() + " clusters over all routes (each route's clusters, summed), got " + candidates.toString());
     }
   }
 

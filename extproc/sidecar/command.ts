@@ -1,10 +1,11 @@
 // `failover serve`: runs the ext_proc sidecar until SIGTERM/SIGINT, then drains and exits 0.
 
+import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigurationError } from "../host/index.js";
 import { FAILOVER_WASM } from "../failover-module.js";
-import { loadDocument } from "../policy-file.js";
+import { DocumentError, display, loadDocument } from "../policy-file.js";
 import { type Level, jsonLogger } from "./logger.js";
 import { DEFAULTS, startSidecar } from "./server.js";
 
@@ -21,14 +22,30 @@ export const SERVE_HELP = `  serve                run the ext_proc sidecar (Envo
       --locality R[/Z[/S]]  this sidecar's region/zone/subzone, for Envoys that send no xds.node
       --cluster NAME   this sidecar's cluster (topology.istio.io/cluster), likewise
       --max-streams N  streams in flight before new ones are refused (default ${DEFAULTS.maxStreams})
+      --max-header-bytes N  largest header set accepted, names plus values (default ${DEFAULTS.maxHeaderBytes})
+      --max-header-count N  most headers accepted in one set (default ${DEFAULTS.maxHeaderCount})
       --drain-timeout MS  how long SIGTERM waits for streams in flight (default ${DEFAULTS.drainMs})
+      --keepalive MS   ping each Envoy connection this often; one that does not answer within
+                       ${DEFAULTS.keepaliveTimeoutMs} ms is dropped with its streams (default ${DEFAULTS.keepaliveMs})
       --log-level L    debug, info, warn or error (default info)
 `;
 
 export class ServeUsageError extends Error {}
 
+/** The filter refuses a policy document larger than this (assembly/filter/root.ts); so does the file reader. */
+export const MAX_POLICY_BYTES = 1 << 20;
+
 /** The policy file as the JSON text the filter takes. */
-export const readPolicy = (file: string) => JSON.stringify(loadDocument(file).value);
+export const readPolicy = (file: string) => {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // loadDocument reports an unreadable file
+  }
+  if (size > MAX_POLICY_BYTES) throw new DocumentError(`${display(file)}: ${size} bytes; a policy file may have at most ${MAX_POLICY_BYTES} (1 MiB)`);
+  return JSON.stringify(loadDocument(file).value);
+};
 
 export async function serveCommand(argv: string[]): Promise<number> {
   let values;
@@ -40,6 +57,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         policy: { type: "string" }, host: { type: "string" }, port: { type: "string" },
         "admin-host": { type: "string" }, "admin-port": { type: "string" }, locality: { type: "string" },
         cluster: { type: "string" }, "max-streams": { type: "string" }, "drain-timeout": { type: "string" },
+        "max-header-bytes": { type: "string" }, "max-header-count": { type: "string" }, keepalive: { type: "string" },
         "log-level": { type: "string" },
       },
     }));
@@ -71,7 +89,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
       adminPort: int("admin-port", values["admin-port"], DEFAULTS.adminPort, 0, 65535),
       locality: { region, zone, subzone, cluster: values.cluster ?? "" },
       maxStreams: int("max-streams", values["max-streams"], DEFAULTS.maxStreams, 1, 1_000_000),
+      maxHeaderBytes: int("max-header-bytes", values["max-header-bytes"], DEFAULTS.maxHeaderBytes, 1024, 64 << 20),
+      maxHeaderCount: int("max-header-count", values["max-header-count"], DEFAULTS.maxHeaderCount, 1, 1_000_000),
       drainMs: int("drain-timeout", values["drain-timeout"], DEFAULTS.drainMs, 0, 600_000),
+      keepaliveMs: int("keepalive", values.keepalive, DEFAULTS.keepaliveMs, 1000, 3_600_000),
       logger,
     });
   } catch (e) {

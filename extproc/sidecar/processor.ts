@@ -22,6 +22,8 @@ export type ExtProcCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingR
 export interface ProcessorLimits {
   /** Largest header (or trailer) set accepted, in bytes of names and values. */
   maxHeaderBytes: number;
+  /** Most header (or trailer) entries accepted in one set. */
+  maxHeaderCount: number;
 }
 
 export class StreamProcessor {
@@ -158,6 +160,8 @@ export class StreamProcessor {
   }
 
   private checkedHeaders(proto: Parameters<typeof toHeaderMap>[0]): HeaderMap {
+    const count = proto?.headers?.length ?? 0;
+    if (count > this.limits.maxHeaderCount) throw new LimitError(`header set of ${count} headers exceeds the limit of ${this.limits.maxHeaderCount}`);
     const bytes = headerBytes(proto);
     if (bytes > this.limits.maxHeaderBytes) throw new LimitError(`header set of ${bytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes}`);
     return toHeaderMap(proto);

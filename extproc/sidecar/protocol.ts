@@ -66,7 +66,7 @@ export function toHeaderMap(proto: ProtoHeaderMap | undefined): HeaderMap {
 /** Byte size of a header map as Envoy counts it (names plus values). */
 export function headerBytes(proto: ProtoHeaderMap | undefined): number {
   let n = 0;
-  for (const h of proto?.headers ?? []) n += h.key.length + (h.raw_value?.length ?? 0) + (h.value?.length ?? 0);
+  for (const h of proto?.headers ?? []) n += Buffer.byteLength(h.key) + (h.raw_value?.length ?? 0) + Buffer.byteLength(h.value ?? "");
   return n;
 }
 
@@ -77,12 +77,14 @@ export function headerBytes(proto: ProtoHeaderMap | undefined): number {
  */
 export function diffHeaders(before: HeaderMap, after: HeaderMap): HeaderMutation {
   const mutation: HeaderMutation = { set_headers: [], remove_headers: [] };
-  const names = new Set<string>();
-  for (const e of before.entries) names.add(e.name);
-  for (const e of after.entries) names.add(e.name);
+  // Values grouped by name in one pass each: filtering the entries once per name was quadratic,
+  // and a request with tens of thousands of distinct header names held the event loop for seconds.
+  const beforeByName = byName(before);
+  const afterByName = byName(after);
+  const names = new Set<string>([...beforeByName.keys(), ...afterByName.keys()]);
   for (const name of names) {
-    const was = before.entries.filter((e) => e.name === name).map((e) => e.value);
-    const now = after.entries.filter((e) => e.name === name).map((e) => e.value);
+    const was = beforeByName.get(name) ?? [];
+    const now = afterByName.get(name) ?? [];
     if (was.length === now.length && was.every((v, i) => Buffer.compare(v, now[i]) === 0)) continue;
     if (now.length === 0) {
       mutation.remove_headers.push(name);
@@ -95,6 +97,16 @@ export function diffHeaders(before: HeaderMap, after: HeaderMap): HeaderMutation
     });
   }
   return mutation;
+}
+
+function byName(map: HeaderMap): Map<string, Uint8Array[]> {
+  const out = new Map<string, Uint8Array[]>();
+  for (const e of map.entries) {
+    const list = out.get(e.name);
+    if (list) list.push(e.value);
+    else out.set(e.name, [e.value]);
+  }
+  return out;
 }
 
 export const isEmptyMutation = (m: HeaderMutation) => m.set_headers.length === 0 && m.remove_headers.length === 0;

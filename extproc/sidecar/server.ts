@@ -34,13 +34,30 @@ export interface SidecarOptions {
   timers?: boolean;
   /** Streams in flight beyond this are refused with UNAVAILABLE (load shedding). */
   maxStreams?: number;
+  /** A header (or trailer) set larger than this, in bytes of names and values, is refused (RESOURCE_EXHAUSTED). */
   maxHeaderBytes?: number;
+  /** A header (or trailer) set with more entries than this is refused (RESOURCE_EXHAUSTED). */
+  maxHeaderCount?: number;
   /** How long a shutdown waits for streams in flight. */
   drainMs?: number;
+  /**
+   * HTTP/2 keepalive: ping each Envoy connection this often (ms) and drop it when a ping is not
+   * answered within keepaliveTimeoutMs, releasing its streams. Without it (grpc-js's default) the
+   * streams of an Envoy whose host died or was cut off stay in flight for ever, counting against
+   * maxStreams.
+   */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
   logger?: Logger;
 }
 
-export const DEFAULTS = { host: "127.0.0.1", port: 50051, adminHost: "127.0.0.1", adminPort: 9902, maxStreams: 10_000, maxHeaderBytes: 1 << 20, drainMs: 10_000 };
+export const DEFAULTS = {
+  host: "127.0.0.1", port: 50051, adminHost: "127.0.0.1", adminPort: 9902, maxStreams: 10_000,
+  maxHeaderBytes: 1 << 20, maxHeaderCount: 10_000, drainMs: 10_000, keepaliveMs: 30_000, keepaliveTimeoutMs: 10_000,
+};
+
+/** gRPC's own cap on one incoming message (grpc-js default 4 MiB); raised to fit --max-header-bytes. */
+const GRPC_DEFAULT_MAX_MESSAGE = 4 << 20;
 
 export interface Sidecar {
   readonly port: number;
@@ -63,11 +80,20 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   pool.configure(options.policy); // a bad policy at start-up is fatal: the caller reports it
   let current = options.policy;
   const maxStreams = options.maxStreams ?? DEFAULTS.maxStreams;
-  const limits = { maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes };
+  const limits = {
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+    maxHeaderCount: options.maxHeaderCount ?? DEFAULTS.maxHeaderCount,
+  };
   let active = 0;
   let draining = false;
 
-  const server = new grpc.Server();
+  // A header set at the limit must still fit in one gRPC message (with room for the framing and
+  // attributes), or gRPC would refuse it first with a less helpful message.
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": Math.max(GRPC_DEFAULT_MAX_MESSAGE, limits.maxHeaderBytes + (1 << 20)),
+    "grpc.keepalive_time_ms": options.keepaliveMs ?? DEFAULTS.keepaliveMs,
+    "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
+  });
   server.addService(extProcService(), {
     Process(call: ExtProcCall) {
       if (draining || active >= maxStreams) {
