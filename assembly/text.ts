@@ -94,3 +94,15 @@ export function concat(parts: Array<string>): string {
   }
   return out;
 }
+
+/** The `index`-th field of `s` split at character `sep`, or null past the last one. */
+export function field(s: string, sep: i32, index: i32): string | null {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    const at = s.indexOf(String.fromCharCode(sep), start);
+    if (at < 0) return null;
+    start = at + 1;
+  }
+  const end = s.indexOf(String.fromCharCode(sep), start);
+  return s.substring(start, end < 0 ? s.length : end);
+}

@@ -169,12 +169,9 @@ describe("headers", () => {
 });
 
 describe("known issue (reported, not fixed here): a distribute rule that claims none of a route's clusters", () => {
-  // Istio drops every endpoint no `to` pattern claims, so such a route has nothing to send to.
-  // The filter publishes a split of 0% everywhere (reason "excluded"), yet still names a cluster
-  // for every request (the last candidate), so its plan and its decisions disagree. Found by the
-  // generator above before it learnt to avoid such policies. `it.fails` keeps the reproduction
-  // running: once the filter refuses such a policy or publishes where the traffic goes, this
-  // test fails and should become an ordinary one.
+  // Istio drops every endpoint no `to` pattern claims, which would leave such a route nothing to
+  // send to. Found by the generator above: the filter then published 0% everywhere yet named a
+  // cluster. It now ignores a rule that claims nothing (with a warning) and uses the ladder.
   const policy: Policy = {
     locality: { region: "r1", zone: "a" },
     clusters: [{ name: "far", region: "r3", hosts: ["h"] }],
@@ -182,13 +179,13 @@ describe("known issue (reported, not fixed here): a distribute rule that claims 
       priority: { distribute: [{ from: "r1/*", to: { "r1/a/*": 50, "r2/*": 50 } }] } }],
   };
 
-  it.fails("the split of such a route sums to 100 and the chosen cluster has a share", () => {
+  it("the split of such a route sums to 100 and the chosen cluster has a share", () => {
     const w = new Workers(policy);
     const d = w.request(0, [[":authority", "h"], [":path", "/"]]);
-    expect(d.plan.routes[0].split).toEqual({ far: 0 });
+    expect(d.plan.routes[0].split).toEqual({ far: 100 });
     expect(d.stream.requestHeaders.get("x-failover-upstream")).toBe("far");
-    expectSplitsSumTo100(d.plan); // fails today
-    expectDecisionValid(d, policy); // and so would this
+    expectSplitsSumTo100(d.plan);
+    expectDecisionValid(d, policy);
   });
 });
 

@@ -135,6 +135,15 @@ describe("outlier ejection", () => {
 });
 
 describe("recovery", () => {
+  it("spreads load over ejected clusters too when everything has failed (Envoy's total panic)", () => {
+    const f = new Failover({ ...twoWithRetries({ outlierDetection: { consecutive5xx: 1 } }), assume: { far: { healthy: 0, total: 1 } } });
+    hit(f, 500); // near is ejected; far has no health either
+    const r = f.route();
+    expect(r.panic).toBe(true);
+    expect(r.split).toEqual({ near: 50, far: 50 });
+    expect(r.clusters.find((c) => c.name === "near")?.reason).toBe("panic");
+  });
+
   it("probes an ejected cluster and re-admits it after enough probe successes (seed 000)", () => {
     const f = new Failover(twoWithRetries({ outlierDetection: { consecutive5xx: 1, baseEjectionTime: "5m" }, probe: { percent: 2, successes: 3 } }));
     hit(f, 500);

@@ -81,6 +81,7 @@ export class FailoverRoot extends RootContext {
     for (let r = 0; r < p.routes.length; r++) {
       const spec = p.routes[r];
       const rs = new RouteState(spec, routePriorities(p, spec, this.proxy));
+      if (rs.prio.distributeClaimedNothing) log(LogLevel.Warn, "failover: route " + spec.name + ": its distribute rule claims none of its clusters; using the locality order");
       for (let i = 0; i < spec.clusters.length; i++) {
         rs.mShare.push(defineMetric(MetricType.Gauge, "failover.route." + spec.name + ".cluster." + p.clusters[spec.clusters[i]].name + ".share_percent"));
         rs.aggregate[i] = this.aggregateFor(rs, i);
@@ -326,7 +327,8 @@ export class FailoverRoot extends RootContext {
     let rest: f64 = 0;
     for (let i = 0; i < n; i++) {
       const c = this.clusters[spec.clusters[i]];
-      rs.probe[i] = pct > 0 && c.ejected && !c.assumed && rs.prio.weight[i] > 0 && rs.aggregate[i] >= 0;
+      // In a panicking priority an ejected cluster shares the load by host count, as in Envoy.
+      rs.probe[i] = pct > 0 && c.ejected && !c.assumed && rs.prio.weight[i] > 0 && rs.aggregate[i] >= 0 && !rs.load.panic[rs.prio.level[i]];
       if (rs.probe[i]) probes += pct;
       else rest += rs.shares[i];
     }

@@ -4,6 +4,9 @@
 // Computed once per configuration: the proxy's locality does not change while it runs.
 
 import { ClusterSpec, DistributeRule, Locality, Policy, RouteSpec } from "../policy/model";
+import { field } from "../text";
+
+const SLASH = 47;
 
 export class RoutePriorities {
   /** Priority level (0 = most preferred) per candidate, compacted to 0..levels-1. */
@@ -13,6 +16,8 @@ export class RoutePriorities {
   weight: Array<i32> = [];
   /** The distribute rule that applied, or -1. */
   distribute: i32 = -1;
+  /** A distribute rule matched the proxy but claimed none of the route's clusters: ignored. */
+  distributeClaimedNothing: bool = false;
 }
 
 export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): RoutePriorities {
@@ -21,11 +26,22 @@ export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): R
   const raw = new Array<i32>(n);
   for (let i = 0; i < n; i++) out.weight.push(p.clusters[route.clusters[i]].weight);
 
-  const rule = firstDistribute(route.distribute, proxy);
+  let rule = firstDistribute(route.distribute, proxy);
   if (rule >= 0) {
-    // distribute replaces failover: one priority, weights per target locality pattern.
-    out.distribute = rule;
+    // distribute replaces failover: one priority, weights per target locality pattern. A rule
+    // that claims none of the clusters would leave the route nothing (Istio: no endpoints);
+    // the ladder serves it instead, and the root says so.
     applyDistribute(p, route, route.distribute[rule], out.weight);
+    let claimed = false;
+    for (let i = 0; i < n; i++) claimed = claimed || out.weight[i] > 0;
+    if (claimed) out.distribute = rule;
+    else {
+      out.distributeClaimedNothing = true;
+      for (let i = 0; i < n; i++) out.weight[i] = p.clusters[route.clusters[i]].weight;
+      rule = -1;
+    }
+  }
+  if (rule >= 0) {
     for (let i = 0; i < n; i++) raw[i] = 0;
   } else {
     for (let i = 0; i < n; i++) {
@@ -43,7 +59,12 @@ export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): R
   // Compact the distinct values to 0..K-1 (Istio does, so empty tiers disappear).
   const distinct = new Array<i32>();
   for (let i = 0; i < n; i++) if (!distinct.includes(raw[i])) distinct.push(raw[i]);
-  distinct.sort((a: i32, b: i32): i32 => a - b);
+  for (let i = 1; i < distinct.length; i++) { // insertion sort: a handful of values
+    const v = distinct[i];
+    let j = i - 1;
+    while (j >= 0 && distinct[j] > v) { distinct[j + 1] = distinct[j]; j--; }
+    distinct[j + 1] = v;
+  }
   for (let i = 0; i < n; i++) out.level.push(distinct.indexOf(raw[i]));
   out.levels = distinct.length;
   return out;
@@ -82,10 +103,12 @@ function labelPriority(labels: Array<string>, proxy: Locality, l: Locality): i32
 
 /** Matches "region/zone/subzone" patterns: "*" (or an empty zone/subzone) matches anything. */
 export function localityMatches(pattern: string, l: Locality): bool {
-  const parts = pattern.split("/");
-  if (parts.length > 0 && parts[0] != "*" && parts[0] != l.region) return false;
-  if (parts.length > 1 && parts[1] != "*" && parts[1] != "" && parts[1] != l.zone) return false;
-  if (parts.length > 2 && parts[2] != "*" && parts[2] != "" && parts[2] != l.subzone) return false;
+  const region = field(pattern, SLASH, 0)!;
+  const zone = field(pattern, SLASH, 1);
+  const subzone = field(pattern, SLASH, 2);
+  if (region != "*" && region != l.region) return false;
+  if (zone !== null && zone != "*" && zone != "" && zone != l.zone) return false;
+  if (subzone !== null && subzone != "*" && subzone != "" && subzone != l.subzone) return false;
   return true;
 }
 

@@ -1,7 +1,7 @@
 // Reads the policy document (JSON) into the model, collecting every problem with the exact path
 // of the member at fault, e.g. `routes[1].destination.weights.c9: unknown cluster "c9"`.
 
-import { asciiLower, formatNumber } from "../text";
+import { asciiLower, field, formatNumber } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import {
@@ -453,7 +453,7 @@ class Reader {
   checkPattern(pattern: string, path: string): void {
     const star = pattern.indexOf("*");
     if (star >= 0 && star != pattern.length - 1) this.fail(path, "a wildcard may only end the pattern: " + quote(pattern));
-    if (pattern.split("/").length > 3) this.fail(path, "a locality pattern is region/zone/subzone: " + quote(pattern));
+    if (field(pattern, 47, 3) !== null) this.fail(path, "a locality pattern is region/zone/subzone: " + quote(pattern));
   }
 
   retry(v: JsonValue, path: string, p: Policy, r: RouteSpec): RetrySpec {
@@ -461,9 +461,11 @@ class Reader {
     if (!this.object(v, path, ["retryOn", "numRetries", "perTryTimeout", "retriableStatusCodes", "acrossClusters", "budget"])) return s;
     s.retryOn = this.str(v, "retryOn", path, "5xx,reset,connect-failure");
     const known = ["5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure"];
-    const parts = s.retryOn.split(",");
-    for (let i = 0; i < parts.length; i++) {
-      if (!known.includes(parts[i].trim())) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(parts[i].trim()) + " (Envoy knows: " + known.join(", ") + ")");
+    for (let i = 0; ; i++) {
+      const part = field(s.retryOn, 44, i);
+      if (part === null) break;
+      const cond = part!.trim();
+      if (!known.includes(cond)) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(cond) + " (Envoy knows: " + known.join(", ") + ")");
     }
     s.numRetries = this.int(v, "numRetries", path, 1, 0, 100);
     s.perTryTimeoutMs = this.duration(v, "perTryTimeout", path, 0, 1);
