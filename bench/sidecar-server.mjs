@@ -35,7 +35,8 @@ const port = kind === "noop" ? await noop() : await failover();
 process.on("message", (m) => {
   if (m === "rss") {
     global.gc?.();
-    process.send({ rss: process.memoryUsage().rss });
+    const { rss, heapUsed } = process.memoryUsage();
+    process.send({ rss, heapUsed });
   }
 });
 process.send({ port });

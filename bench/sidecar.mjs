@@ -18,8 +18,9 @@ export function startServer(kind) {
   return new Promise((resolve) => child.once("message", (m) => resolve({ child, port: m.port })));
 }
 
-export const rss = (child) => new Promise((resolve) => {
-  child.once("message", (m) => resolve(m.rss));
+/** The server's memory after a full garbage collection: { rss, heapUsed } in bytes. */
+export const memory = (child) => new Promise((resolve) => {
+  child.once("message", resolve);
   child.send("rss");
 });
 
