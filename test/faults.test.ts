@@ -6,13 +6,13 @@
 import { spawn } from "node:child_process";
 import { type AddressInfo, type Socket, connect, createServer } from "node:net";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HttpStream, SharedData, WasmResult } from "../extproc/host/index.js";
-import { memoryLogger } from "../extproc/sidecar/logger.js";
-import { type Sidecar, type SidecarOptions, startSidecar } from "../extproc/sidecar/server.js";
+import type { Sidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Headers, type Response, attrs, headerProto, num } from "./support/extproc-client.js";
 import { Workers, runs, size } from "./support/fuzz.js";
-import { FAILOVER_WASM, root } from "./support/wasm.js";
+import { sidecarHarness } from "./support/sidecar-harness.js";
+import { root } from "./support/wasm.js";
 
 const REPORT = process.env.FAILOVER_FAULT_REPORT === "1";
 const report = (what: string, numbers: Record<string, unknown>) => {
@@ -209,27 +209,9 @@ const policyB = {
 };
 const request: Headers = [[":method", "GET"], [":authority", "svc"], [":path", "/"], [":scheme", "http"]];
 
-const running: { sidecar: Sidecar; clients: EnvoyLikeClient[] }[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    r.clients.forEach((c) => c.close());
-    await r.sidecar.close();
-  }
+const start = sidecarHarness({
+  policy: JSON.stringify(policyA), clock: () => 1_800_000_000_000n * 1_000_000n, drainMs: 500,
 });
-async function start(options: Partial<SidecarOptions> = {}) {
-  const sidecar = await startSidecar({
-    policy: JSON.stringify(policyA), modulePath: FAILOVER_WASM, port: 0, adminPort: null, timers: false,
-    clock: () => 1_800_000_000_000n * 1_000_000n, logger: memoryLogger(), drainMs: 500, ...options,
-  });
-  const entry = { sidecar, clients: [] as EnvoyLikeClient[] };
-  running.push(entry);
-  const client = () => {
-    const c = new EnvoyLikeClient(sidecar.port);
-    entry.clients.push(c);
-    return c;
-  };
-  return { sidecar, client };
-}
 const active = async (s: Sidecar) => (await s.metrics.active.get()).values[0]?.value ?? 0;
 /** A normal request through the sidecar gets a routing decision of the policy in force. */
 async function servesCorrectly(c: EnvoyLikeClient, header = "x-route-a", names = ["a1", "a2"]) {

@@ -2,11 +2,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HttpStream, PluginVm } from "../extproc/host/index.js";
-import { memoryLogger } from "../extproc/sidecar/logger.js";
-import { startSidecar, type Sidecar, type SidecarOptions } from "../extproc/sidecar/server.js";
+import type { Sidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Headers, apply, attrs, headerProto, num, str, struct } from "./support/extproc-client.js";
+import { sidecarHarness } from "./support/sidecar-harness.js";
 import { FAILOVER_WASM, PROBE_WASM, compiled } from "./support/wasm.js";
 
 const policy = (extra: object = {}) => ({
@@ -24,27 +24,8 @@ const request: Headers = [[":method", "GET"], [":path", "/productpage"], [":auth
 const ok: Headers = [[":status", "200"]];
 const T = 1_800_000_000_000n * 1_000_000n;
 
-const running: { sidecar: Sidecar; clients: EnvoyLikeClient[] }[] = [];
-async function start(options: Partial<SidecarOptions> = {}) {
-  const logger = memoryLogger();
-  const sidecar = await startSidecar({
-    policy: JSON.stringify(policy()), modulePath: FAILOVER_WASM, port: 0, adminPort: 0, timers: false,
-    clock: () => T, locality: { region: "region-1", zone: "a" }, logger, ...options,
-  });
-  const entry = { sidecar, clients: [] as EnvoyLikeClient[] };
-  running.push(entry);
-  const client = () => {
-    const c = new EnvoyLikeClient(sidecar.port);
-    entry.clients.push(c);
-    return c;
-  };
-  return { sidecar, logger, client };
-}
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    r.clients.forEach((c) => c.close());
-    await r.sidecar.close();
-  }
+const start = sidecarHarness({
+  policy: JSON.stringify(policy()), adminPort: 0, clock: () => T, locality: { region: "region-1", zone: "a" },
 });
 const admin = async (s: Sidecar, path: string) => {
   const res = await fetch(`http://127.0.0.1:${s.adminPort}${path}`);
