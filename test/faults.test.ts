@@ -212,6 +212,33 @@ const request: Headers = [[":method", "GET"], [":authority", "svc"], [":path", "
 const start = sidecarHarness({
   policy: JSON.stringify(policyA), clock: () => 1_800_000_000_000n * 1_000_000n, drainMs: 500,
 });
+/**
+ * A TCP relay to the sidecar whose cut() makes the connection go silent without closing it,
+ * as when a host dies or the network partitions: only keepalive pings can notice.
+ */
+async function silentRelay(target: number) {
+  const sockets: Socket[] = [];
+  const server = createServer((down) => {
+    const up = connect(target, "127.0.0.1");
+    down.pipe(up);
+    up.pipe(down);
+    sockets.push(down, up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut() {
+      for (const sock of sockets) {
+        sock.unpipe();
+        sock.pause();
+      }
+    },
+    close() {
+      for (const sock of sockets) sock.destroy();
+      server.close();
+    },
+  };
+}
 const active = async (s: Sidecar) => (await s.metrics.active.get()).values[0]?.value ?? 0;
 /** A normal request through the sidecar gets a routing decision of the policy in force. */
 async function servesCorrectly(c: EnvoyLikeClient, header = "x-route-a", names = ["a1", "a2"]) {
@@ -326,25 +353,14 @@ describe("the sidecar under client faults", () => {
 
     // 3. A silent cut: the connection stays open but nothing gets through any more (a host that
     // died, a partition). Only the sidecar's keepalive pings can notice.
-    const relays: Socket[] = [];
-    const relay = createServer((down) => {
-      const up = connect(sidecar.port, "127.0.0.1");
-      down.pipe(up);
-      up.pipe(down);
-      relays.push(down, up);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-    const cut = new EnvoyLikeClient((relay.address() as AddressInfo).port);
+    const relay = await silentRelay(sidecar.port);
+    const cut = new EnvoyLikeClient(relay.port);
     const held = Array.from({ length: 200 }, () => cut.open());
     await within(Promise.all(held.map((s) => s.send({ request_headers: { headers: headerProto(request) } }))), 10_000, "held streams answered");
     expect(await active(sidecar)).toBe(200);
-    for (const sock of relays) {
-      sock.unpipe();
-      sock.pause();
-    }
+    relay.cut();
     const afterCut = await eventually(async () => (await active(sidecar)) === 0, 10_000, "streams behind the silent cut released");
     cut.close();
-    for (const sock of relays) sock.destroy();
     relay.close();
 
     // No cluster was blamed for the abandoned requests, and the sidecar serves on.
@@ -362,25 +378,14 @@ describe("the sidecar under client faults", () => {
   it("without keepalive, the streams behind a silent cut would stay in flight (why the sidecar pings)", async () => {
     // grpc-js's own default: no pings. The same cut keeps every stream counted against --max-streams.
     const { sidecar } = await start({ keepaliveMs: 2 ** 31 - 1 });
-    const relays: Socket[] = [];
-    const relay = createServer((down) => {
-      const up = connect(sidecar.port, "127.0.0.1");
-      down.pipe(up);
-      up.pipe(down);
-      relays.push(down, up);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-    const cut = new EnvoyLikeClient((relay.address() as AddressInfo).port);
+    const relay = await silentRelay(sidecar.port);
+    const cut = new EnvoyLikeClient(relay.port);
     const held = Array.from({ length: 20 }, () => cut.open());
     await within(Promise.all(held.map((s) => s.send({ request_headers: { headers: headerProto(request) } }))), 10_000, "held streams answered");
-    for (const sock of relays) {
-      sock.unpipe();
-      sock.pause();
-    }
+    relay.cut();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await active(sidecar)).toBe(20);
     cut.close();
-    for (const sock of relays) sock.destroy();
     relay.close();
     await eventually(async () => (await active(sidecar)) === 0, 10_000, "released once the connection really closes");
   }, TIMEOUT);

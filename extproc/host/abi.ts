@@ -17,7 +17,6 @@ export enum WasmResult {
 }
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
-export const LOG_LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"] as const;
 
 export enum BufferType {
   HttpRequestBody = 0,

@@ -87,13 +87,6 @@ export class HeaderMap {
     return this.entries.map((e) => [e.name, fromUtf8.decode(e.value)]);
   }
 
-  /** Byte size of the pairs serialization (what proxy_get_header_map_size reports). */
-  serializedSize(): number {
-    let size = 4 + this.entries.length * 8;
-    for (const e of this.entries) size += Buffer.byteLength(e.name, "latin1") + e.value.length + 2;
-    return size;
-  }
-
   clone(): HeaderMap {
     const m = new HeaderMap();
     for (const e of this.entries) m.entries.push({ name: e.name, value: e.value });

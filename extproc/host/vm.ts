@@ -198,7 +198,7 @@ export class PluginVm {
 
   /**
    * Calls an exported callback with `context` as the current context. A trap fails the VM and
-   * throws WasmTrapError; a callback the module does not export returns `fallback`.
+   * throws WasmTrapError; a callback the module does not export returns 0 (Continue / false).
    */
   call(name: string, context: number, ...args: (number | bigint)[]): number {
     if (this.failure) throw this.failure;
@@ -217,8 +217,6 @@ export class PluginVm {
       this.current = previous;
     }
   }
-
-  hasCallback(name: string): boolean { return this.fn(name) !== undefined; }
 
   private fn(name: string): Fn | undefined {
     const f = this.exports[name];
