@@ -398,7 +398,8 @@ describe("metrics", () => {
     f.exchange("bookinfo.example.com", 503, { flags: 0x20 });
     const m = (name: string) => f.vm.metrics.value(`failover.cluster.cluster-1.${name}`);
     expect(m("requests_total")).toBe(4n);
-    expect(m("failures_5xx_total")).toBe(1n);
+    // Every 5xx (the 503 too, like Envoy's upstream_rq_5xx); the gateway errors are a subset.
+    expect(m("failures_5xx_total")).toBe(2n);
     expect(m("failures_gateway_total")).toBe(1n);
     expect(m("failures_local_origin_total")).toBe(1n);
     expect(f.vm.metrics.value("failover.decisions_total")).toBe(4n);
@@ -407,5 +408,14 @@ describe("metrics", () => {
     expect(m("score")).toBe(67n);
     expect(f.vm.metrics.value("failover.route.bookinfo.cluster.cluster-1.share_percent")).toBe(93n);
     expect(f.vm.metrics.value("failover.route.bookinfo.cluster.cluster-2.share_percent")).toBe(7n);
+  });
+
+  it("counts 500-599 in failures_5xx like Envoy's upstream_rq_5xx, and 502-504 also as gateway errors", () => {
+    const f = new Failover(edge({ health: { outlierDetection: { consecutive5xx: 0, consecutiveLocalOriginFailures: 0 } } }));
+    for (const code of [500, 501, 502, 503, 504, 505, 599, 404]) f.exchange("bookinfo.example.com", code);
+    const m = (name: string) => f.vm.metrics.value(`failover.cluster.cluster-1.${name}`);
+    expect(m("failures_5xx_total")).toBe(7n);
+    expect(m("failures_gateway_total")).toBe(3n);
+    expect(m("failures_local_origin_total")).toBe(0n);
   });
 });

@@ -207,9 +207,10 @@ export class FailoverRoot extends RootContext {
    */
   recordOutcome(index: i32, outcome: Outcome, latencyMs: f64, nowMs: i64): void {
     const c = this.clusters[index];
-    if (outcome == Outcome.Http5xx) incrementMetric(c.m5xx, 1);
-    else if (outcome == Outcome.Gateway5xx) incrementMetric(c.mGateway, 1);
-    else if (outcome != Outcome.Success) incrementMetric(c.mLocal, 1);
+    // Every 5xx counts in failures_5xx, as in Envoy's upstream_rq_5xx; gateway errors are a subset.
+    if (outcome == Outcome.Http5xx || outcome == Outcome.Gateway5xx) incrementMetric(c.m5xx, 1);
+    if (outcome == Outcome.Gateway5xx) incrementMetric(c.mGateway, 1);
+    else if (outcome > Outcome.Gateway5xx) incrementMetric(c.mLocal, 1);
     if (c.assumed) return;
     const o = this.policy.health.outlier;
     const others = <f64>this.ejectedCount + 1;

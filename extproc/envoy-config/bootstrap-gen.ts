@@ -17,6 +17,7 @@
 import { SIDECAR_POLICY_KEY } from "./bootstrap.js";
 import { MODULE_FILE_NAME } from "./policy.js";
 import { type Outlier, ROUTING_HEADER, type Role, type Upstream, aggregateName, policyFor } from "./topology.js";
+import { STATS_TAGS } from "../sidecar/stats-tags.js";
 
 export type Form = "wasm" | "extproc" | "hybrid";
 export const FORMS: readonly Form[] = ["wasm", "extproc", "hybrid"];
@@ -34,18 +35,6 @@ const SIDECAR = { cluster: "failover-sidecar", address: "127.0.0.1", port: 50051
 export const REQUEST_ATTRIBUTES = ["source.address", "xds.node.id", "xds.node.locality.region", "xds.node.locality.zone", "xds.node.locality.sub_zone", "xds.node.metadata.CLUSTER_ID"];
 /** What the sidecar learns each outcome from (the filter's on_log inputs) and explains with. */
 export const RESPONSE_ATTRIBUTES = ["response.code", "response.flags", "response.code_details", "xds.cluster_name", "upstream.request_attempt_count"];
-
-/**
- * Tags for the filter's metrics (`failover.cluster.<name>.<metric>`,
- * `failover.route.<route>.cluster.<name>.share_percent`, `failover.route.<route>.<metric>`), so
- * Prometheus shows e.g. failover_cluster_requests_total{failover_cluster="cluster-1"}. Envoy
- * removes each regex's first group from the name and takes the innermost as the tag's value.
- * Cluster names may contain dots; route names may not.
- */
-const STATS_TAGS = [
-  { tag_name: "failover_cluster", regex: "^(?:wasmcustom\\.)?failover\\.(?:route\\.[^.]+\\.)?cluster\\.((.+)\\.)[^.]+$" },
-  { tag_name: "failover_route", regex: "^(?:wasmcustom\\.)?failover\\.route\\.(([^.]+)\\.)" },
-];
 
 export function bootstrap(role: Role, form: Form): Obj {
   const sidecar = form !== "wasm";

@@ -1,10 +1,42 @@
 // Metrics for Prometheus, with prom-client: the sidecar's own (streams, messages, errors, the
-// time a decision takes) and the filter's, whose names (failover.cluster.<name>.<metric>, ...)
-// become the same labelled series Envoy's stats_tags in envoy/*.yaml produce
-// (failover_cluster_<metric>{failover_cluster="<name>"}), so one dashboard serves both forms.
+// time a decision takes), Node's default process metrics under their standard names, and the
+// filter's, named exactly as Envoy's stats_tags in envoy/*.yaml name them
+// (failover_cluster_<metric>{failover_cluster="<name>"}), so one dashboard and one set of alert
+// rules serve both forms.
 
+import { readFileSync } from "node:fs";
 import client from "prom-client";
 import { MetricType, type Metrics } from "../host/index.js";
+import { envoyPrometheusSeries } from "./stats-tags.js";
+
+/** The package's version, for failover_build_info. */
+export const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+
+/**
+ * What each filter metric counts (assembly/filter/root.ts and stream.ts define and update them),
+ * by its Prometheus name.
+ */
+const FILTER_HELP: Record<string, string> = {
+  failover_cluster_requests_total: "requests the filter routed to the cluster",
+  failover_cluster_failures_5xx_total: "responses from the cluster with a 5xx status (502-504 included, like Envoy's upstream_rq_5xx)",
+  failover_cluster_failures_gateway_total: "502, 503 and 504 responses from the cluster (a subset of failures_5xx)",
+  failover_cluster_failures_local_origin_total: "attempts on the cluster that failed locally: connect failure, reset, timeout, no healthy upstream",
+  failover_cluster_ejections_total: "times outlier detection ejected the cluster",
+  failover_cluster_failovers_total: "requests routed to the cluster at a lower priority than the route's first (spill or failover)",
+  failover_cluster_probes_total: "probe requests sent to the cluster while it was ejected",
+  failover_cluster_score: "the cluster's health score, 0-100 (0 while ejected)",
+  failover_cluster_ejected: "1 while the cluster is ejected, else 0",
+  failover_route_cluster_share_percent: "the share of the route's requests the split gives the cluster, in percent",
+  failover_route_retry_budget_exhausted_total: "requests of the route sent without retries because its retry budget was used up",
+  failover_no_route_total: "requests no route of the policy matched",
+  failover_decisions_total: "requests the filter decided on (request headers seen)",
+};
+
+/**
+ * prom-client's default metrics that are gauges named `..._total` (a count of things open now, not
+ * a counter): Prometheus' lint rejects them and the per-type gauges beside them carry the same.
+ */
+const LINT_FAILING_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 
 export class SidecarMetrics {
   readonly registry = new client.Registry();
@@ -21,11 +53,14 @@ export class SidecarMetrics {
     buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
     registers: [this.registry],
   });
+  readonly buildInfo = new client.Gauge({ name: "failover_build_info", help: "always 1; the running envoy-failover version", labelNames: ["version"], registers: [this.registry] });
   private readonly filter = new Map<string, client.Counter | client.Gauge>();
   private readonly seen = new Map<string, bigint>();
 
   constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: "failover_sidecar_" });
+    client.collectDefaultMetrics({ register: this.registry });
+    for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+    this.buildInfo.set({ version: VERSION }, 1);
   }
 
   /** Prometheus text: the filter's metrics brought up to date first. */
@@ -35,13 +70,15 @@ export class SidecarMetrics {
       if (m.type === MetricType.Histogram) continue; // the filter defines none; its samples stay in the host
       let metric = this.filter.get(name);
       if (!metric) {
-        const config = { name, help: `filter metric ${name}`, labelNames: Object.keys(labels), registers: [this.registry] };
+        const config = { name, help: FILTER_HELP[name] ?? `filter metric ${m.name}`, labelNames: Object.keys(labels), registers: [this.registry] };
         metric = m.type === MetricType.Counter ? new client.Counter(config) : new client.Gauge(config);
         this.filter.set(name, metric);
       }
       if (metric instanceof client.Counter) {
+        // inc by 0 on first sight: every configured cluster's and route's counter is a series at
+        // 0 from the start, so increase() sees the first event after a restart.
         const delta = m.value - (this.seen.get(m.name) ?? 0n);
-        if (delta > 0n) metric.inc(labels, Number(delta));
+        metric.inc(labels, delta > 0n ? Number(delta) : 0);
         this.seen.set(m.name, m.value);
       } else {
         metric.set(labels, Number(m.value));
@@ -51,13 +88,5 @@ export class SidecarMetrics {
   }
 }
 
-/** The Prometheus series for a filter metric name. */
-export function promName(name: string): { name: string; labels: Record<string, string> } {
-  let m = /^failover\.route\.(.+)\.cluster\.(.+)\.share_percent$/.exec(name);
-  if (m) return { name: "failover_route_cluster_share_percent", labels: { failover_route: m[1], failover_cluster: m[2] } };
-  m = /^failover\.route\.(.+)\.([a-z0-9_]+)$/.exec(name);
-  if (m) return { name: `failover_route_${m[2]}`, labels: { failover_route: m[1] } };
-  m = /^failover\.cluster\.(.+)\.([a-z0-9_]+)$/.exec(name);
-  if (m) return { name: `failover_cluster_${m[2]}`, labels: { failover_cluster: m[1] } };
-  return { name: name.replace(/[^a-zA-Z0-9_:]/g, "_"), labels: {} };
-}
+/** The Prometheus series for a filter metric name: the one Envoy's stats_tags produce. */
+export const promName = (name: string) => envoyPrometheusSeries(name);
