@@ -61,6 +61,9 @@ export class SidecarMetrics {
     client.collectDefaultMetrics({ register: this.registry });
     for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
     this.buildInfo.set({ version: VERSION }, 1);
+    // Every label value a counter can take, at 0 from the start (an increase() alert sees the first).
+    for (const kind of ["protocol", "limit", "internal", "filter_trap"]) this.errors.inc({ kind }, 0);
+    for (const result of ["ok", "rejected", "unreadable"]) this.reloads.inc({ result }, 0);
   }
 
   /** Prometheus text: the filter's metrics brought up to date first. */

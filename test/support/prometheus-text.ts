@@ -19,3 +19,16 @@ export function sample(families: Family[], name: string, labels: Record<string, 
   const m = family?.metrics.find((s) => same(s.labels));
   return m?.value === undefined ? undefined : Number(m.value);
 }
+
+/** Every sample name of an exposition (histograms as `_bucket`, `_sum`, `_count`) and its label names. */
+export function sampleLabels(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s/.exec(line);
+    if (!m) continue;
+    const labels = out.get(m[1]) ?? new Set<string>();
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"/g)) labels.add(l[1]);
+    out.set(m[1], labels);
+  }
+  return out;
+}
