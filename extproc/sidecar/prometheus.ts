@@ -92,4 +92,9 @@ export class SidecarMetrics {
 }
 
 /** The Prometheus series for a filter metric name: the one Envoy's stats_tags produce. */
-export const promName = (name: string) => envoyPrometheusSeries(name);
+export function promName(name: string): { name: string; labels: Record<string, string> } {
+  const s = envoyPrometheusSeries(name);
+  // The route's label first, then the cluster's, as one reads the name (order means nothing to Prometheus).
+  const { failover_route, ...rest } = s.labels;
+  return { name: s.name, labels: failover_route === undefined ? rest : { failover_route, ...rest } };
+}
