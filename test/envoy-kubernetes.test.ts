@@ -13,7 +13,7 @@ describe("every resource", () => {
       byKind(docs, "Namespace").kind = "Namespaces";
     });
     expect(errors(report)).toEqual([
-      "Namespaces failover: kind: Namespaces is not a kind this validator knows (Namespace, ServiceAccount, ConfigMap, Service, Deployment, WasmPlugin, EnvoyFilter, DestinationRule, VirtualService, EnvoyExtensionPolicy, HTTPRoute, ReferenceGrant)",
+      "Namespaces failover: kind: Namespaces is not a kind this validator knows (did you mean Namespace?); give its CustomResourceDefinition with --crds DIR",
       'ServiceAccount failover/Failover_Sidecar: metadata.name: "Failover_Sidecar" is not a DNS subdomain (lowercase letters, digits, \'-\' and \'.\')',
       'Deployment failover/failover-sidecar: apiVersion: Deployment is served as apps/v1, not "apps/v1beta1"',
     ]);

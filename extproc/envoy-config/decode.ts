@@ -12,7 +12,7 @@ import protobuf from "protobufjs";
 import type { Issues } from "./issues.js";
 import { checkMessageRules } from "./rules.js";
 import type { Path } from "./source.js";
-import { durationSeconds, isObject, jsonName, kind } from "./values.js";
+import { durationSeconds, isNear, isObject, jsonName, kind } from "./values.js";
 
 type Canonical = Record<string, unknown>;
 
@@ -312,20 +312,6 @@ function since(f: protobuf.Field): string {
 
 function unknownField(type: protobuf.Type, key: string): string {
   const names = type.fieldsArray.map((f) => f.name);
-  const near = names.filter((n) => editDistance(n, key) <= 2 || editDistance(jsonName(n), key) <= 2);
+  const near = names.filter((n) => isNear(n, key) || isNear(jsonName(n), key));
   return `unknown field "${key}" in ${bare(type.fullName)}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
 }

@@ -11,6 +11,7 @@ import { Decoder } from "./decode.js";
 import { type Issue, Issues } from "./issues.js";
 import { failoverModule, policyProblems } from "./policy.js";
 import { envoyTypes, messageType } from "./protos.js";
+import type { KnownKinds } from "./k8s-knowledge.js";
 import { Resource } from "./resource.js";
 import { checkResources } from "./resources.js";
 import { ParseError, type Path, type Segment, type SourceDocument, formatPath, parseDocuments } from "./source.js";
@@ -38,18 +39,23 @@ export interface FileReport {
 
 const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
 
-export async function validateFile(file: string): Promise<FileReport> {
+export interface ValidateOptions {
+  /** The Kubernetes kinds to check resources against (default: what the validator ships). */
+  readonly known?: KnownKinds;
+}
+
+export async function validateFile(file: string, options: ValidateOptions = {}): Promise<FileReport> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
     return { file, findings: [{ severity: "error", where: "1:1", path: "(file)", message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }], policies: 0 };
   }
-  return validateText(text, file);
+  return validateText(text, file, options);
 }
 
 /** Validates `text` as if read from `file` (which resolves files a bootstrap names). */
-export async function validateText(text: string, file: string): Promise<FileReport> {
+export async function validateText(text: string, file: string, options: ValidateOptions = {}): Promise<FileReport> {
   let docs: SourceDocument[];
   try {
     docs = parseDocuments(text);
@@ -60,7 +66,7 @@ export async function validateText(text: string, file: string): Promise<FileRepo
   }
   const kind = classify(docs);
   if (!kind) return { file, findings: [{ severity: "error", where: "1:1", path: "(file)", message: "not an Envoy bootstrap, Kubernetes resources or a failover policy" }], policies: 0 };
-  if (kind === "Kubernetes resources") return validateResources(file, docs);
+  if (kind === "Kubernetes resources") return validateResources(file, docs, options.known ?? (await import("./k8s-knowledge.js")).knownKinds().known);
   if (kind === "failover policy") return validatePolicy(file, docs[0]);
   return validateBootstrap(file, docs[0]);
 }
@@ -91,9 +97,9 @@ async function validatePolicy(file: string, doc: SourceDocument): Promise<FileRe
   return { file, kind: "failover policy", findings: findings(issues, doc), policies: 1 };
 }
 
-async function validateResources(file: string, docs: SourceDocument[]): Promise<FileReport> {
+async function validateResources(file: string, docs: SourceDocument[], known: KnownKinds): Promise<FileReport> {
   const resources = docs.map((d) => new Resource(d));
-  const policies = checkResources(resources);
+  const policies = checkResources(resources, known);
   for (const r of resources) {
     await judgePolicies(policies.filter((p) => p.resource === r), r.issues, {});
   }

@@ -23,3 +23,22 @@ export function kind(v: unknown): string {
   if (typeof v === "number") return "a number";
   return "a string";
 }
+
+/** Close enough to be a typo of `name`: at most two edits apart ("did you mean ...?"). */
+export function isNear(name: string, typed: string): boolean {
+  return editDistance(name, typed) <= 2;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}

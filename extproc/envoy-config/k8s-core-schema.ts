@@ -1,0 +1,70 @@
+// The core Kubernetes kinds (Deployment, Service, ConfigMap, ...) as FieldSchemas, read from the
+// models of @kubernetes/client-node, the official client, which are generated from Kubernetes'
+// own OpenAPI document (its `release-1.36` models): each model's attributeTypeMap names every
+// field and its type. The models carry no `required` lists and no enums, so a core kind is
+// checked for unknown fields and wrong types; the kind checks in k8s-core.ts add what matters.
+
+import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+import type { FieldSchema } from "./k8s-schema.js";
+
+interface Attribute {
+  readonly baseName: string;
+  readonly type: string;
+  readonly format: string;
+}
+
+/** kind -> [apiVersion, the client's model]. */
+export const CORE_KINDS: Record<string, [string, string]> = {
+  Namespace: ["v1", "V1Namespace"],
+  ServiceAccount: ["v1", "V1ServiceAccount"],
+  ConfigMap: ["v1", "V1ConfigMap"],
+  Secret: ["v1", "V1Secret"],
+  Service: ["v1", "V1Service"],
+  Pod: ["v1", "V1Pod"],
+  Deployment: ["apps/v1", "V1Deployment"],
+  StatefulSet: ["apps/v1", "V1StatefulSet"],
+  DaemonSet: ["apps/v1", "V1DaemonSet"],
+  Job: ["batch/v1", "V1Job"],
+  CronJob: ["batch/v1", "V1CronJob"],
+  PodDisruptionBudget: ["policy/v1", "V1PodDisruptionBudget"],
+  HorizontalPodAutoscaler: ["autoscaling/v2", "V2HorizontalPodAutoscaler"],
+  NetworkPolicy: ["networking.k8s.io/v1", "V1NetworkPolicy"],
+  Role: ["rbac.authorization.k8s.io/v1", "V1Role"],
+  RoleBinding: ["rbac.authorization.k8s.io/v1", "V1RoleBinding"],
+  ClusterRole: ["rbac.authorization.k8s.io/v1", "V1ClusterRole"],
+  ClusterRoleBinding: ["rbac.authorization.k8s.io/v1", "V1ClusterRoleBinding"],
+};
+
+// resource.Quantity is an int-or-string in the API ("cpu: 1" is fine); the models type it string.
+const QUANTITIES = new Set(["V1ResourceRequirements.limits", "V1ResourceRequirements.requests", "V1VolumeResourceRequirements.limits", "V1VolumeResourceRequirements.requests", "V1EmptyDirVolumeSource.sizeLimit", "V1PodSpec.overhead"]);
+
+const table = models as unknown as Record<string, { attributeTypeMap?: Attribute[] } | undefined>;
+
+/** A model and every model it reaches, as one schema whose root is the model. */
+export function coreSchema(model: string): FieldSchema {
+  const defs: Record<string, FieldSchema> = {};
+  const define = (name: string) => {
+    if (defs[name]) return;
+    const attributes = table[name]?.attributeTypeMap;
+    if (!attributes) throw new Error(`@kubernetes/client-node has no model ${name}`);
+    defs[name] = { type: "object", properties: {} };
+    for (const a of attributes) defs[name].properties![a.baseName] = fieldType(a.type, a.format, QUANTITIES.has(`${name}.${a.baseName}`), define);
+  };
+  define(model);
+  return { $ref: `#/$defs/${model}`, $defs: defs };
+}
+
+/** An attributeTypeMap type ("Array<V1Container>", "{ [key: string]: string; }", "IntOrString", ...). */
+function fieldType(type: string, format: string, quantity: boolean, define: (model: string) => void): FieldSchema {
+  const list = /^Array<(.+)>$/.exec(type);
+  if (list) return { type: "array", items: fieldType(list[1], format, quantity, define) };
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map) return { type: "object", additionalProperties: fieldType(map[1], format, quantity, define) };
+  if (quantity || type === "IntOrString") return { "x-kubernetes-int-or-string": true };
+  if (type === "string" || type === "Date") return { type: "string" };
+  if (type === "boolean") return { type: "boolean" };
+  if (type === "number") return { type: format === "int32" || format === "int64" ? "integer" : "number" };
+  if (type === "any") return {};
+  define(type);
+  return { $ref: `#/$defs/${type}` };
+}
