@@ -1,7 +1,14 @@
 // The Istio, Envoy Gateway and Kubernetes resources under envoy/: each kind's required fields,
-// the checks across the documents of a file, and the policies they carry, judged by the module.
+// the checks across the documents of a file, and the policies they carry, judged by the module;
+// and every field of every resource against its kind's schema (unknown fields, types, enums).
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { KnownKinds } from "../extproc/envoy-config/k8s-knowledge.js";
+import { validateText } from "../extproc/envoy-config/validate.js";
 import { type Doc, errors, validateChanged, warnings } from "./support/envoy-config.js";
+import { root } from "./support/wasm.js";
 
 const byKind = (docs: Doc[], kind: string, n = 0) => docs.filter((d) => d.kind === kind)[n];
 
@@ -227,5 +234,180 @@ describe("Envoy Gateway", () => {
       delete byKind(docs, "ReferenceGrant").spec.to;
     });
     expect(errors(grant)).toEqual(["ReferenceGrant failover/failover-sidecar-from-base: spec.to: needs at least 1 item"]);
+  });
+});
+
+/** Validates YAML written in the test, as a file of Kubernetes resources. */
+const validateYaml = (text: string, known?: KnownKinds) => validateText(text, join(root, "envoy", "test.yaml"), { known });
+
+describe("every field, against its kind's schema", () => {
+  it("catches the typos of issue 14, each at its path, with the field meant", async () => {
+    const istio = await validateChanged("envoy/istio/ingress-gateway.yaml", (docs) => {
+      byKind(docs, "DestinationRule").spec.bogusField = true;
+      const w = byKind(docs, "WasmPlugin").spec;
+      w.failStratgy = w.failStrategy;
+      delete w.failStrategy;
+    });
+    expect(errors(istio)).toEqual([
+      'DestinationRule base/user: spec.bogusField: unknown field "bogusField" (known here: exportTo, host, subsets, trafficPolicy, workloadSelector)',
+      'WasmPlugin istio-system/failover: spec.failStratgy: unknown field "failStratgy" (did you mean failStrategy?)',
+    ]);
+    const eg = await validateChanged("envoy/gateway/wasm.yaml", ([p]) => {
+      p.spec.wasm[0].failopen = p.spec.wasm[0].failOpen;
+      delete p.spec.wasm[0].failOpen;
+    });
+    expect(errors(eg)).toEqual(['EnvoyExtensionPolicy base/failover-wasm: spec.wasm[0].failopen: unknown field "failopen" (did you mean failOpen?)']);
+    const core = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
+      byKind(docs, "Deployment").spec.replicaz = 2;
+    });
+    expect(errors(core)).toEqual(['Deployment failover/failover-sidecar: spec.replicaz: unknown field "replicaz" (did you mean replicas?)']);
+    const [finding] = core.findings.filter((f) => f.severity === "error");
+    expect(finding.where).toMatch(/^\d+:\d+$/);
+  });
+
+  it("finds unknown fields at any depth and in metadata, wrong types and values outside an enum", async () => {
+    const report = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
+      const d = byKind(docs, "Deployment");
+      d.metadata.lables = { a: "b" };
+      const c = d.spec.template.spec.containers[0];
+      c.imagePullPolicy = 1;
+      c.resources.limits.cpu = 1; // a Quantity may be a number
+      c.readinessProbe.httpGet.paht = "/readyz";
+      d.spec.template.spec.securityContext.runAsUser = "1000";
+      byKind(docs, "Service").spec.tpye = "ClusterIP";
+    });
+    const at = "Deployment failover/failover-sidecar: spec.template.spec";
+    expect(errors(report)).toEqual([
+      'Deployment failover/failover-sidecar: metadata.lables: unknown field "lables" (did you mean labels?)',
+      `${at}.containers[0].imagePullPolicy: expected a string, got a number (quote it)`,
+      `${at}.containers[0].readinessProbe.httpGet.paht: unknown field "paht" (did you mean path or port?)`,
+      `${at}.securityContext.runAsUser: expected an integer, got a string`,
+      'Service failover/failover-sidecar: spec.tpye: unknown field "tpye" (did you mean type?)',
+    ]);
+    const istio = await validateChanged("envoy/istio/ingress-gateway.yaml", (docs) => {
+      const dr = byKind(docs, "DestinationRule").spec.trafficPolicy;
+      dr.loadBalancer.simple = "ROUND_ROBN";
+      dr.outlierDetection.maxEjectionPercent = "100";
+      byKind(docs, "VirtualService").spec.http[0].match[0].uri.exact = "/user";
+      byKind(docs, "VirtualService").specs = {};
+    });
+    expect(errors(istio)).toEqual([
+      'DestinationRule base/user: spec.trafficPolicy.loadBalancer.simple: "ROUND_ROBN" is not one of: UNSPECIFIED, LEAST_CONN, RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST',
+      "DestinationRule base/user: spec.trafficPolicy.outlierDetection.maxEjectionPercent: expected an integer, got a string",
+      'VirtualService base/user: specs: unknown field "specs" (did you mean spec?)',
+      "VirtualService base/user: spec.http[0].match[0].uri: set at most one of: exact, prefix, regex (this sets exact, prefix)",
+    ]);
+  });
+
+  it("treats a member set to null as unset, as the API server does", async () => {
+    const report = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
+      byKind(docs, "Deployment").metadata.creationTimestamp = null;
+      byKind(docs, "Deployment").status = {};
+    });
+    expect(errors(report)).toEqual([]);
+  });
+
+  it("checks the Istio and Gateway API Gateways, AuthorizationPolicy, Envoy Gateway's policies and EnvoyProxy, and PrometheusRule", async () => {
+    const report = await validateYaml(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: apis-gw, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocl: HTTP }, hosts: ["*"] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: eg, namespace: base }
+spec:
+  gatewayClassName: eg
+  listeners: [{ name: http, port: 80, protocol: HTTP, allowedRoute: {} }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-routing-header, namespace: sample }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: waypoint }]
+  action: REJECT
+  rules: [{ when: [{ key: "request.headers[x-failover-upstream]", value: ["*"] }] }]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: strip, namespace: base }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
+  headers: { earlyRequestHeaders: { remove: [x-failover-upstream] }, earlyRequestHeader: {} }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: retry, namespace: base }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: user }]
+  retry: { numRetries: two, retryOn: { triggers: [connect-failure, "5xx"] } }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata: { name: proxy, namespace: envoy-gateway-system }
+spec:
+  bootstrap: { type: Merge, vaule: "stats_config: {}" }
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: { name: failover, namespace: monitoring }
+spec:
+  groups:
+    - name: failover
+      rules: [{ alert: FailoverClusterEjected, expr: "increase(failover_cluster_ejections_total[5m]) > 0", fro: 1m }]
+`);
+    expect(errors(report)).toEqual([
+      "Gateway default/apis-gw: spec.servers[0].port.protocol: required",
+      'Gateway default/apis-gw: spec.servers[0].port.protocl: unknown field "protocl" (did you mean protocol?)',
+      'Gateway base/eg: spec.listeners[0].allowedRoute: unknown field "allowedRoute" (did you mean allowedRoutes?)',
+      'AuthorizationPolicy sample/deny-routing-header: spec.action: "REJECT" is not one of: ALLOW, DENY, AUDIT, CUSTOM',
+      'AuthorizationPolicy sample/deny-routing-header: spec.rules[0].when[0].value: unknown field "value" (did you mean values?)',
+      'ClientTrafficPolicy base/strip: spec.headers.earlyRequestHeader: unknown field "earlyRequestHeader" (did you mean earlyRequestHeaders?)',
+      "BackendTrafficPolicy base/retry: spec.retry.numRetries: expected an integer, got a string",
+      'EnvoyProxy envoy-gateway-system/proxy: spec.bootstrap.vaule: unknown field "vaule" (did you mean value?)',
+      'PrometheusRule monitoring/failover: spec.groups[0].rules[0].fro: unknown field "fro" (did you mean for?)',
+    ]);
+  });
+
+  it("names an unknown kind, with the kind meant, and learns new kinds from --crds DIR", async () => {
+    const widget = `apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\nspec: { size: 3, colour: red }\n`;
+    expect(errors(await validateYaml(widget))).toEqual(["Widget (no namespace)/w: kind: Widget is not a kind this validator knows; give its CustomResourceDefinition with --crds DIR".replace(" (no namespace)/", " ")]);
+    expect(errors(await validateYaml("apiVersion: v1\nkind: Configmap\nmetadata: { name: c }\n"))).toEqual([
+      "Configmap c: kind: Configmap is not a kind this validator knows (did you mean ConfigMap?); give its CustomResourceDefinition with --crds DIR",
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), "failover-crds-"));
+    writeFileSync(join(dir, "widgets.yaml"), `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: widgets.example.com }
+spec:
+  group: example.com
+  names: { kind: Widget, plural: widgets }
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [size]
+              properties:
+                size: { type: integer, minimum: 1 }
+                color: { type: string, enum: [red, green] }
+`);
+    const known = KnownKinds.builtIn();
+    expect(known.addCrds(dir)).toEqual([]);
+    expect(errors(await validateYaml(widget, known))).toEqual(['Widget w: spec.colour: unknown field "colour" (did you mean color?)']);
+    expect(errors(await validateYaml(widget.replace("size: 3, colour: red", "color: blue"), known))).toEqual([
+      "Widget w: spec.size: required",
+      'Widget w: spec.color: "blue" is not one of: red, green',
+    ]);
+    expect(known.addCrds(join(dir, "nothing-here"))).toEqual([expect.stringMatching(/nothing-here: ENOENT$/)]);
   });
 });
