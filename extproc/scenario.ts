@@ -147,6 +147,49 @@ interface PolicySource {
   value: Obj;
 }
 
+/** A case from its policy: the routing header, clusters and aggregates read off the config. */
+function caseOf(c: Pick<CaseCommon, "scenario" | "name" | "description" | "config" | "where" | "requests">): CaseCommon {
+  const config = c.config;
+  return {
+    ...c,
+    routingHeader: typeof config.routingHeader === "string" ? config.routingHeader.toLowerCase() : DEFAULT_ROUTING_HEADER,
+    clusters: namesOf(config.clusters),
+    aggregates: new Map(
+      (Array.isArray(config.aggregates) ? config.aggregates : [])
+        .filter(isObj)
+        .map((a) => [String(a.name), Array.isArray(a.clusters) ? a.clusters.map(String) : []]),
+    ),
+  };
+}
+
+/** True when `file` is a policy document rather than a scenario (it has no scenario fields). */
+export function isBarePolicy(file: string): boolean {
+  const top = loadDocument(file).value;
+  return !("policy" in top || "plan" in top || "simulate" in top);
+}
+
+/**
+ * A plan case straight from a policy file, with health taken as given (`failover plan POLICY
+ * --assume cluster-2=5/14`); an assumption given on the command line replaces the file's own.
+ */
+export function policyPlanCase(file: string, assume: Obj): PlanCase {
+  const doc = loadDocument(file);
+  const config: Obj = { ...doc.value };
+  const given = Object.keys(assume);
+  if (given.length) config.assume = { ...(isObj(doc.value.assume) ? doc.value.assume : {}), ...assume };
+  const where = (path: readonly PathSegment[]) =>
+    path[0] === "assume" && given.includes(String(path[1])) ? `--assume ${String(path[1])}` : doc.where(path);
+  const name = given.length ? `assuming ${given.map((k) => `${k} ${describeAssumption(assume[k])}`).join(", ")}` : "as written";
+  return caseOf({ scenario: file, name, description: "", config, where, requests: [] });
+}
+
+function describeAssumption(a: unknown): string {
+  const o = a as { healthy?: number; total?: number; score?: number; ejected?: boolean };
+  if (o.ejected) return "ejected";
+  if (o.score !== undefined) return `score ${o.score}`;
+  return `${o.healthy}/${o.total} healthy`;
+}
+
 export function loadScenario(file: string): Scenario {
   const doc = loadDocument(file);
   const check = new Checker(doc);
@@ -210,16 +253,7 @@ export function loadScenario(file: string): Scenario {
       }
       return source.doc.where([...source.base, ...path]);
     };
-    return {
-      scenario: file, name, description, config, where, requests,
-      routingHeader: typeof config.routingHeader === "string" ? config.routingHeader.toLowerCase() : DEFAULT_ROUTING_HEADER,
-      clusters: namesOf(config.clusters),
-      aggregates: new Map(
-        (Array.isArray(config.aggregates) ? config.aggregates : [])
-          .filter(isObj)
-          .map((a) => [String(a.name), Array.isArray(a.clusters) ? a.clusters.map(String) : []]),
-      ),
-    };
+    return caseOf({ scenario: file, name, description, config, where, requests });
   };
 
   const list = (key: "plan" | "simulate"): Obj[] => {

@@ -77,7 +77,7 @@ describe("errors and usage", () => {
   it("lists both commands in its help", () => {
     const r = cli("help");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^ {2}plan SCENARIO/m);
+    expect(r.stdout).toMatch(/^ {2}plan FILE/m);
     expect(r.stdout).toMatch(/^ {2}simulate SCENARIO/m);
   });
 });

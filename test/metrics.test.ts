@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { VERSION } from "../extproc/sidecar/prometheus.js";
+import { VERSION } from "../extproc/version.js";
 import { STATS_TAGS, type TagSpec, envoyPrometheusSeries } from "../extproc/sidecar/stats-tags.js";
 import type { Sidecar } from "../extproc/sidecar/server.js";
 import type { Headers } from "./support/extproc-client.js";

@@ -4,13 +4,10 @@
 // (failover_cluster_<metric>{failover_cluster="<name>"}), so one dashboard and one set of alert
 // rules serve both forms.
 
-import { readFileSync } from "node:fs";
 import client from "prom-client";
 import { MetricType, type Metrics } from "../host/index.js";
+import { VERSION } from "../version.js";
 import { envoyPrometheusSeries } from "./stats-tags.js";
-
-/** The package's version, for failover_build_info. */
-export const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
 
 /**
  * What each filter metric counts (assembly/filter/root.ts and stream.ts define and update them),
