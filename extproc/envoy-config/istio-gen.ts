@@ -9,6 +9,9 @@
 // patching the generated routes to cluster_header with an EnvoyFilter ties the config to Istio's
 // internal cluster names, and EnvoyFilter is not applied to waypoints at all.
 
+import { FAILOVER_WASM } from "../failover-module.js";
+import { VERSION } from "../version.js";
+import { wasmImageDigest } from "../wasm-image.js";
 import { extProcConfig } from "./bootstrap-gen.js";
 import { SIDECAR_SERVICE } from "./kubernetes-gen.js";
 import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
@@ -85,7 +88,9 @@ export function ingressWasmPlugin(role: Role): Obj {
 /** The waypoint's Wasm plugin: the module from an OCI image, bound to the waypoint Gateway. */
 export function waypointWasmPlugin(role: Role): Obj {
   const targetRefs = [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }];
-  return wasmPlugin(role, role.kubernetes!.namespace, { targetRefs }, { url: WASM_OCI_URL, imagePullPolicy: "IfNotPresent" });
+  // For oci:// Istio's agent compares sha256 with the image's manifest digest (pkg/wasm/cache.go);
+  // `failover image` builds that image from the module, so the digest follows from its bytes.
+  return wasmPlugin(role, role.kubernetes!.namespace, { targetRefs }, { url: WASM_OCI_URL, sha256: wasmImageDigest(FAILOVER_WASM, VERSION), imagePullPolicy: "IfNotPresent" });
 }
 
 function wasmPlugin(role: Role, namespace: string, target: Obj, source: Obj): Obj {

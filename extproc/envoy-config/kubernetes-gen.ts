@@ -2,6 +2,9 @@
 // proxies, its Service and its policy in a ConfigMap) and the Envoy Gateway resources that put
 // the filter, or the sidecar, on the ingress role's route.
 
+import { FAILOVER_WASM } from "../failover-module.js";
+import { VERSION } from "../version.js";
+import { wasmImageDigest } from "../wasm-image.js";
 import { REQUEST_ATTRIBUTES, RESPONSE_ATTRIBUTES } from "./bootstrap-gen.js";
 import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
 import { stringifyYaml } from "./render.js";
@@ -110,7 +113,8 @@ export function gatewayWasmPolicy(role: Role): Obj {
   return extensionPolicy(role, "failover-wasm", {
     wasm: [{
       name: "failover",
-      code: { type: "Image", image: { url: EG_WASM_IMAGE } },
+      // Envoy Gateway: the sha256 "must match the digest of the OCI image" (api/v1alpha1/wasm_types.go).
+      code: { type: "Image", image: { url: EG_WASM_IMAGE, sha256: wasmImageDigest(FAILOVER_WASM, VERSION) } },
       config: policyFor(role, { aggregates: false }),
       failOpen: true,
     }],
