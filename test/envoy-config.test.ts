@@ -12,9 +12,9 @@ import { HCM_PATH, envoyDirFiles, errors, hcm, load, validateChanged, warnings }
 import { root } from "./support/wasm.js";
 
 describe("the files under envoy/", () => {
-  it("are exactly what topology.ts generates, and nothing else", () => {
-    expect(staleEnvoyFiles()).toEqual([]);
-    expect(envoyDirFiles()).toEqual(envoyFiles().map((f) => f.path).sort());
+  it("are exactly what topology.ts generates, and nothing else", async () => {
+    expect(await staleEnvoyFiles()).toEqual([]);
+    expect(envoyDirFiles()).toEqual((await envoyFiles()).map((f) => f.path).sort());
   });
 
   it("hold the nine bootstraps, three policies and the Istio, Envoy Gateway and Kubernetes resources", () => {
@@ -23,7 +23,7 @@ describe("the files under envoy/", () => {
       for (const form of ["wasm", "extproc", "hybrid"]) expect(files).toContain(`envoy/${role}-${form}.yaml`);
       expect(files).toContain(`envoy/policies/${role}.yaml`);
     }
-    expect(files.filter((f) => /^envoy\/(istio|gateway|kubernetes)\//.test(f))).toHaveLength(7);
+    expect(files.filter((f) => /^envoy\/(istio|gateway|kubernetes)\//.test(f))).toHaveLength(9);
   });
 
   it("every one validates, without an error or a warning", async () => {
@@ -137,6 +137,8 @@ describe("a bootstrap is rejected", () => {
     });
     expect(errors(report)).toEqual([
       `${HCM_PATH}.route_config.virtual_hosts[0].routes[0].route.cluster_header: is "x-failover-upstream" but the policy at node.metadata.FAILOVER_POLICY_FILE writes its choice into "x-route-to"`,
+      // The early header mutation removes x-failover-upstream, not the policy's routing header.
+      `${HCM_PATH}.early_header_mutation_extensions: a client's x-route-to reaches the router when no failover filter runs (a failed Wasm VM, a down sidecar): remove it in an early header mutation (envoy.http.early_header_mutation.header_mutation)`,
     ]);
   });
 
@@ -236,9 +238,13 @@ describe("a bootstrap is rejected", () => {
 
   it("warns when the Wasm filter would fail closed", async () => {
     const report = await validateChanged("envoy/edge-wasm.yaml", ([b]) => {
-      delete hcm(b).http_filters[0].typed_config.config.fail_open;
+      delete hcm(b).http_filters[0].typed_config.config.failure_policy;
     });
     expect(errors(report)).toEqual([]);
     expect(warnings(report)).toEqual([`${HCM_PATH}.http_filters[0].typed_config.config.fail_open: not true: if the Wasm VM fails, every request gets a 503 instead of Envoy's own routing`]);
+    const closed = await validateChanged("envoy/edge-wasm.yaml", ([b]) => {
+      hcm(b).http_filters[0].typed_config.config.failure_policy = "FAIL_CLOSED";
+    });
+    expect(warnings(closed)).toEqual([`${HCM_PATH}.http_filters[0].typed_config.config.failure_policy: is FAIL_CLOSED: if the Wasm VM fails, every request gets a 503 instead of Envoy's own routing`]);
   });
 });

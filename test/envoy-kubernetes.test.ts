@@ -175,7 +175,7 @@ describe("Istio", () => {
       byKind(docs, "EnvoyFilter").spec.configPatches[0].patch.value.typed_config.early_header_mutation_extensions[0].typed_config.mutations[0] = { remve: "x" };
     });
     expect(errors(report)).toEqual([
-      'EnvoyFilter istio-system/failover-strip-routing-header: spec.configPatches[0].patch.value.typed_config.early_header_mutation_extensions[0].typed_config.mutations[0].remve: unknown field "remve" in envoy.config.common.mutation_rules.v3.HeaderMutation (did you mean remove?)',
+      'EnvoyFilter istio-system/failover-strip-owned-headers: spec.configPatches[0].patch.value.typed_config.early_header_mutation_extensions[0].typed_config.mutations[0].remve: unknown field "remve" in envoy.config.common.mutation_rules.v3.HeaderMutation (did you mean remove?)',
     ]);
   });
 });

@@ -11,18 +11,27 @@
 // catches requests that carry no routing header, which happens only when no failover filter ran
 // (the Wasm VM failed open, the sidecar was unreachable): it sends them to the aggregate that
 // prefers the local cluster, so traffic keeps flowing on Envoy's own priority failover. A client
-// can never name the cluster: the header is removed before routing (early header mutation) and
-// only the filter sets it again.
+// can never name the cluster nor set a header the filter owns: each is removed before routing
+// (early header mutation) and only the filter sets them again.
 
 import { SIDECAR_POLICY_KEY } from "./bootstrap.js";
 import { MODULE_FILE_NAME } from "./policy.js";
-import { type Outlier, ROUTING_HEADER, type Role, type Upstream, aggregateName, policyFor } from "./topology.js";
+import { type Outlier, ROUTING_HEADER, type Role, type Upstream, aggregateName, policyFor, retryConcurrency } from "./topology.js";
+import { atLeast, feature } from "./versions.js";
 import { STATS_TAGS } from "../sidecar/stats-tags.js";
 
 export type Form = "wasm" | "extproc" | "hybrid";
 export const FORMS: readonly Form[] = ["wasm", "extproc", "hybrid"];
 
 type Obj = Record<string, unknown>;
+
+/** What a generated config depends on beyond the role. */
+export interface GenOptions {
+  /** The request headers the module owns (owned-headers.ts): a client's copies are removed before routing. */
+  readonly owned: readonly string[];
+  /** The Envoy release the config is for ("1.36"): fields follow what it accepts. */
+  readonly envoyVersion: string;
+}
 
 const any = (type: string, body: Obj = {}): Obj => ({ "@type": `type.googleapis.com/${type}`, ...body });
 
@@ -36,7 +45,12 @@ export const REQUEST_ATTRIBUTES = ["source.address", "xds.node.id", "xds.node.lo
 /** What the sidecar learns each outcome from (the filter's on_log inputs) and explains with. */
 export const RESPONSE_ATTRIBUTES = ["response.code", "response.flags", "response.code_details", "xds.cluster_name", "upstream.request_attempt_count"];
 
-export function bootstrap(role: Role, form: Form): Obj {
+/** The bootstrap fragment that gives the filter's metrics Prometheus labels (stats_tags are bootstrap-only). */
+export function statsTagsBootstrap(): Obj {
+  return { stats_config: { stats_tags: STATS_TAGS } };
+}
+
+export function bootstrap(role: Role, form: Form, options: GenOptions): Obj {
   const sidecar = form !== "wasm";
   return {
     node: {
@@ -47,9 +61,9 @@ export function bootstrap(role: Role, form: Form): Obj {
       metadata: { CLUSTER_ID: role.node.clusterId, ...(sidecar ? { [SIDECAR_POLICY_KEY]: `policies/${role.name}.yaml` } : {}) },
     },
     admin: { address: socketAddress("127.0.0.1", ADMIN_PORT) },
-    stats_config: { stats_tags: STATS_TAGS },
+    ...statsTagsBootstrap(),
     static_resources: {
-      listeners: [listener(role, form)],
+      listeners: [listener(role, form, options)],
       clusters: [
         ...role.upstreams.map((u) => upstreamCluster(role, u)),
         ...role.upstreams.map((u) => aggregate(role, u)),
@@ -59,9 +73,9 @@ export function bootstrap(role: Role, form: Form): Obj {
   };
 }
 
-function listener(role: Role, form: Form): Obj {
+function listener(role: Role, form: Form, options: GenOptions): Obj {
   const filters = [
-    ...(form !== "extproc" ? [wasmFilter(role)] : []),
+    ...(form !== "extproc" ? [wasmFilter(role, options.envoyVersion)] : []),
     ...(form !== "wasm" ? [extProcFilter()] : []),
     { name: "envoy.filters.http.router", typed_config: any("envoy.extensions.filters.http.router.v3.Router") },
   ];
@@ -76,10 +90,7 @@ function listener(role: Role, form: Form): Obj {
           use_remote_address: true,
           normalize_path: true,
           merge_slashes: true,
-          early_header_mutation_extensions: [{
-            name: "envoy.http.early_header_mutation.header_mutation",
-            typed_config: any("envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", { mutations: [{ remove: ROUTING_HEADER }] }),
-          }],
+          early_header_mutation_extensions: [stripOwnedHeaders(options.owned)],
           access_log: [{
             name: "envoy.access_loggers.stdout",
             typed_config: any("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", {
@@ -91,6 +102,18 @@ function listener(role: Role, form: Form): Obj {
         }),
       }],
     }],
+  };
+}
+
+/**
+ * The early header mutation that removes a client's copy of every header the filter owns. It runs
+ * before routing and before any HTTP filter, so with no filter running (a failed Wasm VM, a down
+ * sidecar) a client can neither pick the cluster nor set retries, timeouts or explanations.
+ */
+export function stripOwnedHeaders(owned: readonly string[]): Obj {
+  return {
+    name: "envoy.http.early_header_mutation.header_mutation",
+    typed_config: any("envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", { mutations: owned.map((remove) => ({ remove })) }),
   };
 }
 
@@ -171,8 +194,11 @@ function outlierDetection(o: Outlier): Obj {
 
 /**
  * The aggregate that tries `first`, then the others in order: the cluster a retry moves through.
- * Its retry circuit breaker is a budget rather than Envoy's default of 3 concurrent retries,
- * which a whole cluster failing at 100 requests/s overflows before the filter ejects it.
+ * Its retry circuit breaker is the only one Envoy checks at the aggregate (aggregate_cluster docs;
+ * cluster_integration_test.cc CircuitBreakerMaxRetriesTest). It is a fixed max_retries from the
+ * policy's budget (topology.ts retryConcurrency), not a retry_budget: an aggregate counts no
+ * requests of its own, so a budget_percent there is a percentage of 0. The filter enforces the
+ * percentage itself (x-envoy-max-retries: 0 when over budget).
  */
 function aggregate(role: Role, first: Upstream): Obj {
   const order = [first.name, ...role.upstreams.filter((u) => u !== first).map((u) => u.name)];
@@ -180,12 +206,9 @@ function aggregate(role: Role, first: Upstream): Obj {
     name: aggregateName(first.name),
     lb_policy: "CLUSTER_PROVIDED",
     cluster_type: { name: "envoy.clusters.aggregate", typed_config: any("envoy.extensions.clusters.aggregate.v3.ClusterConfig", { clusters: order }) },
-    circuit_breakers: { thresholds: [{ priority: "DEFAULT", retry_budget: { budget_percent: { value: 25 }, min_retry_concurrency: RETRY_CONCURRENCY } }] },
+    circuit_breakers: { thresholds: [{ priority: "DEFAULT", max_retries: retryConcurrency(role) }] },
   };
 }
-
-/** Retries Envoy allows in flight per aggregate at any load (the scenarios model the same). */
-export const RETRY_CONCURRENCY = 16;
 
 function sidecarCluster(): Obj {
   return {
@@ -201,7 +224,15 @@ function sidecarCluster(): Obj {
   };
 }
 
-function wasmFilter(role: Role): Obj {
+/**
+ * How a failed VM is handled: skipped, so the fail-open route serves. Envoy >= 1.33 reads
+ * failure_policy and deprecates fail_open (setting both is an error); older ones know only fail_open.
+ */
+export function wasmFailOpen(envoyVersion: string): Obj {
+  return atLeast(envoyVersion, feature("failure-policy").envoy!) ? { failure_policy: "FAIL_OPEN" } : { fail_open: true };
+}
+
+function wasmFilter(role: Role, envoyVersion: string): Obj {
   return {
     name: "envoy.filters.http.wasm",
     typed_config: any("envoy.extensions.filters.http.wasm.v3.Wasm", {
@@ -211,7 +242,7 @@ function wasmFilter(role: Role): Obj {
         vm_config: { vm_id: "failover", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: MODULE_PATH_IN_CONTAINER } } },
         configuration: any("google.protobuf.StringValue", { value: JSON.stringify(policyFor(role, { aggregates: true }), null, 2) }),
         // A failed VM is skipped rather than failing every request: the fail-open route serves.
-        fail_open: true,
+        ...wasmFailOpen(envoyVersion),
       },
     }),
   };

@@ -204,7 +204,12 @@ class BootstrapChecks {
     }
     if (!str(vm.vm_id)) this.issues.warn([...vpath, "vm_id"], "empty: health is shared between plugins through the VM id, so give the failover filter its own (e.g. failover)");
     this.checkCode(obj(vm.code), [...vpath, "code"]);
-    if (config.fail_open !== true) this.issues.warn([...cpath, "fail_open"], "not true: if the Wasm VM fails, every request gets a 503 instead of Envoy's own routing");
+    // Skipping a failed VM (FAIL_OPEN) or rebuilding it (FAIL_RELOAD) keeps traffic flowing.
+    const opens = config.fail_open === true || config.failure_policy === "FAIL_OPEN" || config.failure_policy === "FAIL_RELOAD";
+    if (!opens) {
+      const field = config.failure_policy !== undefined ? "failure_policy" : "fail_open";
+      this.issues.warn([...cpath, field], `${field === "fail_open" ? "not true" : `is ${String(config.failure_policy)}`}: if the Wasm VM fails, every request gets a 503 instead of Envoy's own routing`);
+    }
     return this.embeddedPolicy(obj(config.configuration), [...cpath, "configuration"]);
   }
 

@@ -6,6 +6,7 @@
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { type FileReport, type Finding, type ValidateOptions, validateFile, validateText } from "./validate.js";
+import { CURRENT_ENVOY, parseVersion } from "./versions.js";
 
 export const VALIDATE_ENVOY_USAGE = `usage: failover validate-envoy [options] FILE...
 
@@ -20,6 +21,8 @@ options:
                        "message"}]}], "errors", "warnings"}
       --crds DIR       also know the kinds of the CustomResourceDefinitions in DIR (YAML or
                        JSON files); they take precedence over the schemas built in
+      --envoy-version V  the Envoy release the files are for (default ${CURRENT_ENVOY}): fields V
+                       does not know are errors, what degrades there is a warning
   -h, --help           this text
 
 exit status: 0 no errors (warnings allowed), 1 errors, 2 usage error
@@ -32,7 +35,9 @@ export async function validateEnvoyCommand(args: string[], out: (s: string) => v
       args,
       allowPositionals: true,
       strict: true,
-      options: { output: { type: "string", short: "o", default: "text" }, crds: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        output: { type: "string", short: "o", default: "text" }, crds: { type: "string" }, "envoy-version": { type: "string" }, help: { type: "boolean", short: "h" },
+      },
     });
   } catch (e) {
     err(`validate-envoy: ${(e as Error).message}\n\n${VALIDATE_ENVOY_USAGE}`);
@@ -47,6 +52,11 @@ export async function validateEnvoyCommand(args: string[], out: (s: string) => v
     err(`validate-envoy: --output: expected text or json, got ${JSON.stringify(values.output)}\n`);
     return 2;
   }
+  const envoyVersion = values["envoy-version"] === undefined ? CURRENT_ENVOY : parseVersion(values["envoy-version"]);
+  if (!envoyVersion) {
+    err(`validate-envoy: --envoy-version: expected an Envoy release such as 1.31, got ${JSON.stringify(values["envoy-version"])}\n`);
+    return 2;
+  }
   if (!files.length) {
     err("validate-envoy: give the files to check (Envoy bootstraps, Kubernetes resources, failover policies; - for standard input)\n");
     return 1;
@@ -57,7 +67,7 @@ export async function validateEnvoyCommand(args: string[], out: (s: string) => v
     for (const p of problems) err(`validate-envoy: ${p}\n`);
     return 1;
   }
-  const options: ValidateOptions = { known };
+  const options: ValidateOptions = { known, envoyVersion };
   const reports: FileReport[] = [];
   for (const file of files) reports.push(file === "-" ? { ...(await validateText(await stdin(), stdinPath(), options)), file: "-" } : await validateFile(file, options));
   const count = (severity: Finding["severity"]) => reports.reduce((n, r) => n + r.findings.filter((f) => f.severity === severity).length, 0);

@@ -13,6 +13,7 @@ import type { Issues } from "./issues.js";
 import { checkMessageRules } from "./rules.js";
 import type { Path } from "./source.js";
 import { durationSeconds, isNear, isObject, jsonName, kind } from "./values.js";
+import { CURRENT_ENVOY, type NewerField, atLeast, newerField } from "./versions.js";
 
 type Canonical = Record<string, unknown>;
 
@@ -50,8 +51,12 @@ const DURATION_MAX_SECONDS = 315576000000;
 export class Decoder {
   private readonly fieldIndex = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
 
-  /** `rules: false` skips the validation rules, for fragments (an Istio MERGE patch) that are not whole messages. */
-  constructor(private readonly root: protobuf.Root, readonly issues: Issues, private readonly options: { rules: boolean } = { rules: true }) {}
+  /**
+   * `rules: false` skips the validation rules, for fragments (an Istio MERGE patch) that are not
+   * whole messages. `envoyVersion` (default: the current release) decides whether a field newer
+   * than the protos (versions.ts NEWER_FIELDS) is known.
+   */
+  constructor(private readonly root: protobuf.Root, readonly issues: Issues, private readonly options: { rules: boolean; envoyVersion?: string } = { rules: true }) {}
 
   /** A message type by full name, or undefined. */
   lookup(name: string): protobuf.Type | undefined {
@@ -88,7 +93,9 @@ export class Decoder {
       const at = [...path, key];
       const f = this.field(type, key);
       if (!f) {
-        this.issues.error(at, unknownField(type, key));
+        const newer = newerField(type.fullName, key);
+        if (newer) this.newer(newer, v, at, out);
+        else this.issues.error(at, unknownField(type, key));
         continue;
       }
       const before = written.get(f.name);
@@ -115,6 +122,18 @@ export class Decoder {
     }
     if (this.options.rules) checkMessageRules(type, out, path, (f) => written.get(f.name) ?? f.name, failed, this.issues);
     return out;
+  }
+
+  /** A field newer than the protos: known from its Envoy release on, an enum of the listed names. */
+  private newer(f: NewerField, v: unknown, at: Path, out: Canonical): void {
+    const version = this.options.envoyVersion ?? CURRENT_ENVOY;
+    if (typeof v !== "string" || !f.values.includes(v.toUpperCase())) {
+      this.issues.error(at, `${typeof v === "string" ? `"${v}"` : kind(v)} is not a value of ${f.field} (expected one of: ${f.values.join(", ")})`);
+      return;
+    }
+    // Kept even when this Envoy rejects it: the cross-checks then judge what was meant, once.
+    out[f.field] = v.toUpperCase();
+    if (!atLeast(version, f.since)) this.issues.error(at, `unknown field "${f.field}" in Envoy ${version}: it is new in Envoy ${f.since} (${f.older})`);
   }
 
   private field(type: protobuf.Type, key: string): protobuf.Field | undefined {

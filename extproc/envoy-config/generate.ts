@@ -8,11 +8,19 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FORMS, type Form, bootstrap } from "./bootstrap-gen.js";
-import { destinationRule, extProcEnvoyFilter, ingressWasmPlugin, stripRoutingHeader, virtualService, waypointWasmPlugin } from "./istio-gen.js";
-import { gatewayExtProcPolicy, gatewayRoute, gatewayWasmPolicy, sidecarManifests } from "./kubernetes-gen.js";
+import { FORMS, type Form, type GenOptions, bootstrap } from "./bootstrap-gen.js";
+import {
+  destinationRule, extProcEnvoyFilter, ingressWasmPlugin, istioBootstrapOverride, stripOwnedHeadersFilter, virtualService,
+  waypointDenyOwnedHeaders, waypointParameters, waypointWasmPlugin,
+} from "./istio-gen.js";
+import {
+  gatewayClientTrafficPolicy, gatewayEnvoyProxy, gatewayExtProcPolicy, gatewayRetryPolicy, gatewayRoute, gatewayWasmPolicy, sidecarManifests,
+} from "./kubernetes-gen.js";
+import { moduleOwnedHeaders } from "./owned-headers.js";
+import { failoverModule } from "./policy.js";
 import { renderYaml } from "./render.js";
-import { INGRESS, MIN_ENVOY, ROLES, type Role, WAYPOINT, policyFor } from "./topology.js";
+import { INGRESS, ROLES, type Role, WAYPOINT, policyFor } from "./topology.js";
+import { CURRENT_ENVOY, FULL_ACCURACY_ENVOY, MIN_ENVOY, parseVersion } from "./versions.js";
 
 export interface GeneratedFile {
   /** Relative to the repository root. */
@@ -30,10 +38,26 @@ const FORM_TEXT: Record<Form, string> = {
   hybrid: "Hybrid form: the Wasm filter decides, then the sidecar may override; without the sidecar the Wasm decision stands.",
 };
 
-export function envoyFiles(): GeneratedFile[] {
+/**
+ * The request headers the module owns under every role's policy (one list: the routing header,
+ * x-failover-*, x-envoy-* retry headers), read from the built module itself.
+ */
+export async function ownedHeaders(): Promise<string[]> {
+  const module = await failoverModule();
+  const all = new Set<string>();
+  for (const role of ROLES) {
+    const sample = { authority: role.route.authority === "*" ? "example.com" : role.route.authority, path: role.route.pathPrefix ?? "/" };
+    for (const aggregates of [true, false]) for (const h of moduleOwnedHeaders(module, JSON.stringify(policyFor(role, { aggregates })), sample)) all.add(h);
+  }
+  return [...all].sort();
+}
+
+/** Every generated file, for Envoy `envoyVersion` (the shipped files: the current release). */
+export async function envoyFiles(envoyVersion = CURRENT_ENVOY): Promise<GeneratedFile[]> {
+  const options: GenOptions = { owned: await ownedHeaders(), envoyVersion };
   const files: GeneratedFile[] = [];
   for (const role of ROLES) {
-    for (const form of FORMS) files.push({ path: `envoy/${role.name}-${form}.yaml`, text: renderYaml(bootstrapHeader(role, form), [bootstrap(role, form)]) });
+    for (const form of FORMS) files.push({ path: `envoy/${role.name}-${form}.yaml`, text: renderYaml(bootstrapHeader(role, form, envoyVersion), [bootstrap(role, form, options)]) });
     files.push({
       path: `envoy/policies/${role.name}.yaml`,
       text: renderYaml([
@@ -48,8 +72,12 @@ export function envoyFiles(): GeneratedFile[] {
     k8s("envoy/istio/ingress-gateway.yaml", [
       "Istio ingress gateway (seed 003), in-proxy: the filter as a WasmPlugin loaded from a file in the gateway pod,",
       "a VirtualService that routes each value of the routing header to a DestinationRule subset, and an",
-      "EnvoyFilter that removes a client's routing header before routing.",
-    ], [destinationRule(INGRESS), virtualService(INGRESS, ["default/apis-gw"]), ingressWasmPlugin(INGRESS), stripRoutingHeader()]),
+      "EnvoyFilter that removes a client's copy of every header the filter owns before routing.",
+    ], [destinationRule(INGRESS), virtualService(INGRESS, ["default/apis-gw"]), ingressWasmPlugin(INGRESS), stripOwnedHeadersFilter(options.owned)]),
+    k8s("envoy/istio/bootstrap.yaml", [
+      "Istio: the bootstrap addition that gives the filter's metrics Prometheus labels (stats_tags are bootstrap-only).",
+      "Annotate the ingress gateway's pod template with sidecar.istio.io/bootstrapOverride: failover-bootstrap.",
+    ], [istioBootstrapOverride("istio-system")]),
     k8s("envoy/istio/ingress-gateway-extproc.yaml", [
       "Istio ingress gateway, sidecar form: the ext_proc filter before the router, calling the sidecar of",
       "envoy/kubernetes/sidecar.yaml. Apply with ingress-gateway.yaml (its VirtualService, DestinationRule and",
@@ -59,16 +87,29 @@ export function envoyFiles(): GeneratedFile[] {
       "Istio ambient waypoint (seed 001): the filter as a WasmPlugin from an OCI image bound to the waypoint,",
       "and the seed's DestinationRule with one subset per cluster, chosen by a VirtualService on the routing",
       "header (VirtualService on waypoints is alpha in Istio; EnvoyFilter does not apply to waypoints).",
-    ], [destinationRule(WAYPOINT), virtualService(WAYPOINT), waypointWasmPlugin(WAYPOINT)]),
+      "An AuthorizationPolicy refuses requests that carry a header the filter owns (it runs before the plugin).",
+      "For Prometheus labels, set the waypoint Gateway's spec.infrastructure.parametersRef to the ConfigMap",
+      "failover-waypoint (it mounts failover-bootstrap into the waypoint's proxy).",
+    ], [
+      destinationRule(WAYPOINT), virtualService(WAYPOINT), waypointWasmPlugin(WAYPOINT), waypointDenyOwnedHeaders(WAYPOINT, options.owned),
+      waypointParameters(WAYPOINT), istioBootstrapOverride(WAYPOINT.kubernetes!.namespace),
+    ]),
     k8s("envoy/gateway/route.yaml", [
       "Envoy Gateway: the ingress role's route, one rule per value of the routing header (a Service per zone),",
-      "and a last rule for requests no filter decided. Used by wasm.yaml and extproc.yaml.",
-    ], [gatewayRoute(INGRESS)]),
+      "and a last rule for requests no filter decided, and the ClientTrafficPolicy that removes a client's copy of",
+      "every header the filter owns before routing. Used by wasm.yaml and extproc.yaml.",
+    ], [gatewayRoute(INGRESS), gatewayClientTrafficPolicy(options.owned)]),
+    k8s("envoy/gateway/envoyproxy.yaml", [
+      "Envoy Gateway: the proxy bootstrap addition that gives the filter's metrics Prometheus labels. Reference it",
+      "from the Gateway: spec.infrastructure.parametersRef {group: gateway.envoyproxy.io, kind: EnvoyProxy, name: failover}.",
+    ], [gatewayEnvoyProxy()]),
     k8s("envoy/gateway/wasm.yaml", ["Envoy Gateway: the failover filter on the route of route.yaml, as a Wasm extension from an OCI image."], [gatewayWasmPolicy(INGRESS)]),
     k8s("envoy/gateway/extproc.yaml", [
       "Envoy Gateway: the failover sidecar (envoy/kubernetes/sidecar.yaml) on the route of route.yaml, as an",
-      "ext_proc extension, and the ReferenceGrant that lets it call the sidecar's Service.",
-    ], gatewayExtProcPolicy(INGRESS)),
+      "ext_proc extension, and the ReferenceGrant that lets it call the sidecar's Service. Envoy Gateway sets no",
+      "ext_proc mutation_rules, so Envoy ignores the sidecar's x-envoy-* retry headers: the BackendTrafficPolicy",
+      "retries in the chosen Service instead (the Wasm form, wasm.yaml, keeps the filter's per-request retries).",
+    ], [...gatewayExtProcPolicy(INGRESS), gatewayRetryPolicy(INGRESS)]),
     k8s("envoy/kubernetes/sidecar.yaml", [
       "The failover sidecar in Kubernetes: one Deployment shared by the proxies that call it, its Service and",
       "its policy (the ingress role's, for the Istio and Envoy Gateway resources next to this directory).",
@@ -77,10 +118,15 @@ export function envoyFiles(): GeneratedFile[] {
   return files;
 }
 
-function bootstrapHeader(role: Role, form: Form): string[] {
+function bootstrapHeader(role: Role, form: Form, envoyVersion: string): string[] {
   return [
-    `envoy-failover: the ${role.name} role, ${form} form. Envoy >= ${MIN_ENVOY} (docs/running-with-envoy.md).`,
+    `envoy-failover: the ${role.name} role, ${form} form, for Envoy ${envoyVersion} (>= ${MIN_ENVOY} loads it, >= ${FULL_ACCURACY_ENVOY} for full accuracy;`,
+    `for Envoy 1.31 or 1.32: \`node dist/envoy-config/generate.js --envoy-version 1.32\`, see docs/running-with-envoy.md).`,
     `Role: ${role.about}.`,
+    ...(role.name === "waypoint" ? [
+      "This bootstrap models the waypoint's role over plain HTTP; a real ambient waypoint speaks HBONE and is",
+      "configured by Istio: use envoy/istio/waypoint.yaml (WasmPlugin) there.",
+    ] : []),
     FORM_TEXT[form],
     "Upstream addresses are placeholders: point them at your gateways or services.",
     SOURCE, EDIT,
@@ -92,8 +138,8 @@ function k8s(path: string, about: string[], docs: unknown[]): GeneratedFile {
 }
 
 /** Writes every generated file under `root`; returns their paths. */
-export function writeEnvoyFiles(root = ROOT): string[] {
-  return envoyFiles().map((f) => {
+export async function writeEnvoyFiles(root = ROOT, envoyVersion = CURRENT_ENVOY): Promise<string[]> {
+  return (await envoyFiles(envoyVersion)).map((f) => {
     const path = join(root, f.path);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, f.text);
@@ -102,8 +148,8 @@ export function writeEnvoyFiles(root = ROOT): string[] {
 }
 
 /** The generated files whose committed copy under `root` differs (or is missing). */
-export function staleEnvoyFiles(root = ROOT): string[] {
-  return envoyFiles().filter((f) => {
+export async function staleEnvoyFiles(root = ROOT): Promise<string[]> {
+  return (await envoyFiles()).filter((f) => {
     try {
       return readFileSync(join(root, f.path), "utf8") !== f.text;
     } catch {
@@ -113,11 +159,19 @@ export function staleEnvoyFiles(root = ROOT): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv.includes("--check")) {
-    const stale = staleEnvoyFiles();
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--envoy-version");
+  const version = at >= 0 ? parseVersion(args[at + 1] ?? "") : CURRENT_ENVOY;
+  if (!version) {
+    process.stderr.write(`generate: --envoy-version needs a version such as 1.32 (got ${JSON.stringify(args[at + 1] ?? "")})\n`);
+    process.exitCode = 2;
+  } else if (args.includes("--check")) {
+    const stale = await staleEnvoyFiles();
     for (const f of stale) process.stderr.write(`${f}: differs from what topology.ts generates\n`);
     process.exitCode = stale.length ? 1 : 0;
   } else {
-    for (const f of writeEnvoyFiles()) process.stdout.write(`wrote ${f}\n`);
+    // Another version's files go to --out DIR (default: over envoy/, for the current release).
+    const out = args.indexOf("--out");
+    for (const f of await writeEnvoyFiles(out >= 0 ? args[out + 1] : ROOT, version)) process.stdout.write(`wrote ${f}\n`);
   }
 }

@@ -12,8 +12,9 @@
 import { FAILOVER_WASM } from "../failover-module.js";
 import { VERSION } from "../version.js";
 import { wasmImageDigest } from "../wasm-image.js";
-import { extProcConfig } from "./bootstrap-gen.js";
+import { extProcConfig, statsTagsBootstrap, stripOwnedHeaders } from "./bootstrap-gen.js";
 import { SIDECAR_SERVICE } from "./kubernetes-gen.js";
+import { stringifyYaml } from "./render.js";
 import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
 
 type Obj = Record<string, unknown>;
@@ -23,6 +24,9 @@ const WASM_OCI_URL = "oci://registry.example.com/envoy-failover/failover-wasm:0.
 const WASM_FILE_URL = "file:///var/local/wasm/failover.wasm";
 const GATEWAY_SELECTOR = { istio: "ingressgateway" };
 const ISTIO_NAMESPACE = "istio-system";
+const WAYPOINT_REF = { kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" };
+export const BOOTSTRAP_CONFIGMAP = "failover-bootstrap";
+export const WAYPOINT_PARAMETERS = "failover-waypoint";
 
 /** The policy for Istio: no aggregates (Istio has no such clusters), retries stay in the chosen subset. */
 function istioPolicy(role: Role): Obj {
@@ -87,10 +91,9 @@ export function ingressWasmPlugin(role: Role): Obj {
 
 /** The waypoint's Wasm plugin: the module from an OCI image, bound to the waypoint Gateway. */
 export function waypointWasmPlugin(role: Role): Obj {
-  const targetRefs = [{ kind: "Gateway", group: "gateway.networking.k8s.io", name: "waypoint" }];
   // For oci:// Istio's agent compares sha256 with the image's manifest digest (pkg/wasm/cache.go);
   // `failover image` builds that image from the module, so the digest follows from its bytes.
-  return wasmPlugin(role, role.kubernetes!.namespace, { targetRefs }, { url: WASM_OCI_URL, sha256: wasmImageDigest(FAILOVER_WASM, VERSION), imagePullPolicy: "IfNotPresent" });
+  return wasmPlugin(role, role.kubernetes!.namespace, { targetRefs: [WAYPOINT_REF] }, { url: WASM_OCI_URL, sha256: wasmImageDigest(FAILOVER_WASM, VERSION), imagePullPolicy: "IfNotPresent" });
 }
 
 function wasmPlugin(role: Role, namespace: string, target: Obj, source: Obj): Obj {
@@ -111,12 +114,16 @@ function wasmPlugin(role: Role, namespace: string, target: Obj, source: Obj): Ob
   };
 }
 
-/** Removes a client's routing header before any routing, so only the filter can set it. */
-export function stripRoutingHeader(): Obj {
+/**
+ * Removes a client's copy of every header the filter owns before any routing (the HCM's early
+ * header mutation, which Istio does not set itself, so a MERGE adds it), so only the filter sets
+ * them. An ingress gateway takes EnvoyFilter; a waypoint does not (waypointDenyOwnedHeaders).
+ */
+export function stripOwnedHeadersFilter(owned: readonly string[]): Obj {
   return {
     apiVersion: "networking.istio.io/v1alpha3",
     kind: "EnvoyFilter",
-    metadata: { name: "failover-strip-routing-header", namespace: ISTIO_NAMESPACE },
+    metadata: { name: "failover-strip-owned-headers", namespace: ISTIO_NAMESPACE },
     spec: {
       workloadSelector: { labels: GATEWAY_SELECTOR },
       configPatches: [{
@@ -127,13 +134,7 @@ export function stripRoutingHeader(): Obj {
           value: {
             typed_config: {
               "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-              early_header_mutation_extensions: [{
-                name: "envoy.http.early_header_mutation.header_mutation",
-                typed_config: {
-                  "@type": "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation",
-                  mutations: [{ remove: ROUTING_HEADER }],
-                },
-              }],
+              early_header_mutation_extensions: [stripOwnedHeaders(owned)],
             },
           },
         },
@@ -166,5 +167,71 @@ export function extProcEnvoyFilter(): Obj {
         },
       }],
     },
+  };
+}
+
+/**
+ * The waypoint's guard: a waypoint takes no EnvoyFilter, so nothing can remove a client's headers
+ * before routing there; instead a DENY policy refuses any request that carries a header the filter
+ * owns. Istio runs the authorization filters before a WasmPlugin of phase STATS
+ * (pilot/pkg/networking/core/listener_builder.go@86c9f01f:480-487, waypoints included), and
+ * `values: ["*"]` is a presence match (pilot/pkg/security/authz/matcher/header.go@86c9f01f), so a
+ * client's x-failover-upstream is refused whether or not the Wasm VM runs.
+ */
+export function waypointDenyOwnedHeaders(role: Role, owned: readonly string[]): Obj {
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: "failover-deny-owned-headers", namespace: role.kubernetes!.namespace },
+    spec: {
+      targetRefs: [WAYPOINT_REF],
+      action: "DENY",
+      // One rule per header: rules are ORed, the conditions of one rule ANDed.
+      rules: owned.map((name) => ({ when: [{ key: `request.headers[${name}]`, values: ["*"] }] })),
+    },
+  };
+}
+
+/**
+ * The ConfigMap Istio merges into a proxy's bootstrap: pilot-agent passes its
+ * custom_bootstrap.json to Envoy as --config-yaml (pkg/envoy/proxy.go@86c9f01f), which Envoy
+ * merges into the generated bootstrap, lists appended. A gateway pod picks it with the annotation
+ * sidecar.istio.io/bootstrapOverride: failover-bootstrap (gateway-injection-template.yaml@86c9f01f).
+ */
+export function istioBootstrapOverride(namespace: string): Obj {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: BOOTSTRAP_CONFIGMAP, namespace },
+    data: { "custom_bootstrap.json": `${JSON.stringify(statsTagsBootstrap(), null, 2)}\n` },
+  };
+}
+
+/**
+ * A waypoint's pods come from Istio's waypoint template, which has no bootstrapOverride; the
+ * Gateway's spec.infrastructure.parametersRef names a ConfigMap whose `deployment` overlay Istio
+ * merges into the Deployment it generates (pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go@86c9f01f).
+ * The overlay mounts the bootstrap ConfigMap and points ISTIO_BOOTSTRAP_OVERRIDE at it.
+ */
+export function waypointParameters(role: Role): Obj {
+  const overlay = {
+    spec: {
+      template: {
+        spec: {
+          containers: [{
+            name: "istio-proxy",
+            env: [{ name: "ISTIO_BOOTSTRAP_OVERRIDE", value: "/etc/istio/custom-bootstrap/custom_bootstrap.json" }],
+            volumeMounts: [{ name: "failover-bootstrap", mountPath: "/etc/istio/custom-bootstrap", readOnly: true }],
+          }],
+          volumes: [{ name: "failover-bootstrap", configMap: { name: BOOTSTRAP_CONFIGMAP } }],
+        },
+      },
+    },
+  };
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: WAYPOINT_PARAMETERS, namespace: role.kubernetes!.namespace },
+    data: { deployment: stringifyYaml(overlay) },
   };
 }

@@ -5,7 +5,7 @@
 import { FAILOVER_WASM } from "../failover-module.js";
 import { VERSION } from "../version.js";
 import { wasmImageDigest } from "../wasm-image.js";
-import { REQUEST_ATTRIBUTES, RESPONSE_ATTRIBUTES } from "./bootstrap-gen.js";
+import { REQUEST_ATTRIBUTES, RESPONSE_ATTRIBUTES, statsTagsBootstrap } from "./bootstrap-gen.js";
 import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
 import { stringifyYaml } from "./render.js";
 
@@ -151,5 +151,60 @@ function extensionPolicy(role: Role, name: string, body: Obj): Obj {
     kind: "EnvoyExtensionPolicy",
     metadata: { name, namespace: k.namespace },
     spec: { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: k.service }], ...body },
+  };
+}
+
+/**
+ * Removes a client's copy of every header the filter owns before routing, on every listener of
+ * the Gateway: Envoy Gateway turns headers.earlyRequestHeaders.remove into the HCM's early header
+ * mutation, one `remove` per name (internal/xds/translator/listener.go@d32f2829
+ * buildEarlyHeaderMutation, header_mutation.go buildHeaderMutationRules; Envoy Gateway >= 1.2).
+ */
+export function gatewayClientTrafficPolicy(owned: readonly string[]): Obj {
+  if (owned.length > 64) throw new Error(`earlyRequestHeaders.remove takes at most 64 names; the module owns ${owned.length}`);
+  return {
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "ClientTrafficPolicy",
+    metadata: { name: "failover-strip-owned-headers", namespace: EG_GATEWAY.namespace },
+    spec: {
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: EG_GATEWAY.name }],
+      headers: { earlyRequestHeaders: { remove: [...owned] } },
+    },
+  };
+}
+
+/**
+ * Retries for the ext_proc form: Envoy Gateway emits no ext_proc mutation_rules
+ * (internal/xds/translator/extproc.go@d32f2829), so Envoy drops the sidecar's x-envoy-* retry
+ * headers; the route's own retry policy, from the role, retries in the chosen Service instead.
+ */
+export function gatewayRetryPolicy(role: Role): Obj {
+  const k = role.kubernetes!;
+  return {
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "BackendTrafficPolicy",
+    metadata: { name: "failover-retry", namespace: k.namespace },
+    spec: {
+      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: k.service }],
+      retry: {
+        numRetries: role.retry.numRetries,
+        retryOn: { triggers: role.retry.retryOn.split(",") },
+        perRetry: { timeout: `${role.retry.perTryTimeoutSeconds}s` },
+      },
+    },
+  };
+}
+
+/**
+ * The Envoy Gateway proxy's bootstrap, merged with Envoy Gateway's own (lists appended:
+ * internal/xds/bootstrap/util.go@d32f2829 uses proto.Merge), adding the filter's stats_tags.
+ * Name it in the Gateway's spec.infrastructure.parametersRef (or the GatewayClass's).
+ */
+export function gatewayEnvoyProxy(): Obj {
+  return {
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "EnvoyProxy",
+    metadata: { name: "failover", namespace: EG_GATEWAY.namespace },
+    spec: { bootstrap: { type: "Merge", value: stringifyYaml(statsTagsBootstrap()) } },
   };
 }

@@ -10,6 +10,7 @@ import { checkEnvoyExtensionPolicy, checkHttpRoute, checkReferenceGrant } from "
 import { checkDestinationRule, checkEnvoyFilter, checkVirtualService, checkWasmPlugin } from "./k8s-istio.js";
 import { Issues } from "./issues.js";
 import type { KnownKinds } from "./k8s-knowledge.js";
+import { checkBootstrapOverrideFile, checkEnvoyProxy } from "./bootstrap-fragment.js";
 import { type Resource, type ResourcePolicy, obj, stringMap } from "./resource.js";
 import { isNear } from "./values.js";
 
@@ -33,6 +34,8 @@ export function checkResources(resources: Resource[], known: KnownKinds): Resour
     if (r.kind === "VirtualService") checkVirtualService(r, resources, policies);
     if (r.kind === "HTTPRoute") checkHttpRoute(r);
     if (r.kind === "ReferenceGrant") checkReferenceGrant(r);
+    if (r.kind === "ConfigMap") checkBootstrapOverrideFile(r);
+    if (r.kind === "EnvoyProxy") checkEnvoyProxy(r);
   }
   for (const r of checked) checkSchema(r, known);
   return policies;

@@ -7,8 +7,6 @@
 
 /** The header the filter writes the chosen Envoy cluster into, and the routes read. */
 export const ROUTING_HEADER = "x-failover-upstream";
-/** Envoy's minimum version for every generated bootstrap (docs/running-with-envoy.md says why). */
-export const MIN_ENVOY = "1.31";
 
 export interface Upstream {
   /** The Envoy cluster, and the policy's inventory name for it. */
@@ -50,7 +48,16 @@ export interface Role {
   readonly outlier: Outlier;
   /** An active HTTP health check on every endpoint (path, port), where the seed has one. */
   readonly healthCheck?: { readonly path: string; readonly port: number };
-  readonly retry: { readonly retryOn: string; readonly numRetries: number; readonly perTryTimeoutSeconds: number };
+  readonly retry: {
+    readonly retryOn: string; readonly numRetries: number; readonly perTryTimeoutSeconds: number;
+    /** The filter's retry budget (policy retry.budget): retries in flight <= max(minRetries, percent of requests). */
+    readonly budget: { readonly percent: number; readonly minRetries: number };
+    /**
+     * The requests in flight this proxy is sized for: the aggregates' Envoy-side retry cap is the
+     * budget at that load (retryConcurrency), since Envoy cannot count an aggregate's requests.
+     */
+    readonly designConcurrency: number;
+  };
   /** The service in Kubernetes (Istio and Envoy Gateway resources), where the role lives there. */
   readonly kubernetes?: { readonly namespace: string; readonly host: string; readonly service: string; readonly port: number };
 }
@@ -70,7 +77,7 @@ export const EDGE: Role = {
   outlier: { consecutive5xx: 5, consecutiveGatewayErrors: 3, intervalSeconds: 5, baseEjectionSeconds: 30, maxEjectionPercent: 100 },
   healthCheck: { path: "/healthz/ready", port: 15021 },
   // "Envoy retries the request against the other cluster".
-  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 5 },
+  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 5, budget: { percent: 20, minRetries: 3 }, designConcurrency: 80 },
 };
 
 export const INGRESS: Role = {
@@ -92,7 +99,7 @@ export const INGRESS: Role = {
   // The seed's DestinationRule: consecutiveErrors 3 (502/503/504), interval 10s, ejection 30s,
   // maxEjectionPercent 100, minHealthPercent 0.
   outlier: { consecutiveGatewayErrors: 3, intervalSeconds: 10, baseEjectionSeconds: 30, maxEjectionPercent: 100, minHealthPercent: 0 },
-  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 3 },
+  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 3, budget: { percent: 20, minRetries: 3 }, designConcurrency: 80 },
   kubernetes: { namespace: "base", host: "user.base.svc.cluster.local", service: "user", port: 7000 },
 };
 
@@ -117,11 +124,22 @@ export const WAYPOINT: Role = {
   // The seed's DestinationRule: consecutive5xxErrors 1, interval 1s, baseEjectionTime 1m. With one
   // endpoint per cluster, Envoy's default maxEjectionPercent (10) would never eject it.
   outlier: { consecutive5xx: 1, intervalSeconds: 1, baseEjectionSeconds: 60, maxEjectionPercent: 100 },
-  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 2 },
+  retry: { retryOn: "5xx", numRetries: 1, perTryTimeoutSeconds: 2, budget: { percent: 20, minRetries: 3 }, designConcurrency: 80 },
   kubernetes: { namespace: "sample", host: "helloworld.sample.svc.cluster.local", service: "helloworld", port: 5000 },
 };
 
 export const ROLES: readonly Role[] = [EDGE, INGRESS, WAYPOINT];
+
+/**
+ * Envoy's retry cap on an aggregate (circuit_breakers max_retries): the filter's budget at the
+ * role's design load, never below its minimum. The router checks the aggregate's retry circuit
+ * breaker before the aggregate picks a child, and an aggregate counts no requests of its own, so a
+ * retry_budget percentage there is a percentage of 0; a fixed max_retries is what Envoy can enforce.
+ */
+export function retryConcurrency(role: Role): number {
+  const b = role.retry.budget;
+  return Math.max(b.minRetries, Math.ceil((b.percent / 100) * role.retry.designConcurrency));
+}
 
 /** The aggregate cluster that tries `first`, then the role's other upstreams in order. */
 export function aggregateName(first: string): string {
@@ -145,8 +163,9 @@ export function policyFor(role: Role, options: { aggregates: boolean }): Record<
       numRetries: role.retry.numRetries,
       perTryTimeout: `${role.retry.perTryTimeoutSeconds}s`,
       ...(options.aggregates ? { acrossClusters: true } : {}),
-      // Envoy's own retry budget defaults: 20% of active requests, at least 3.
-      budget: { percent: 20, minRetries: 3 },
+      // The filter owns the retry budget (Envoy cannot count an aggregate's requests): Envoy's own
+      // retry budget defaults, 20% of recent requests, at least 3.
+      budget: { percent: role.retry.budget.percent, minRetries: role.retry.budget.minRetries },
     },
   };
   const o = role.outlier;

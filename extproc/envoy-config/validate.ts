@@ -16,6 +16,10 @@ import { Resource } from "./resource.js";
 import { checkResources } from "./resources.js";
 import { ParseError, type Path, type Segment, type SourceDocument, formatPath, parseDocuments } from "./source.js";
 import { isObject, jsonName } from "./values.js";
+import { checkOwnedHeadersStripped } from "./client-headers.js";
+import { moduleOwnedHeaders } from "./owned-headers.js";
+import { checkBootstrapVersion, checkResourcesVersion } from "./version-checks.js";
+import { CURRENT_ENVOY } from "./versions.js";
 
 export type FileKind = "Envoy bootstrap" | "Kubernetes resources" | "failover policy";
 
@@ -42,6 +46,8 @@ const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
 export interface ValidateOptions {
   /** The Kubernetes kinds to check resources against (default: what the validator ships). */
   readonly known?: KnownKinds;
+  /** The Envoy release the config is for ("1.31"); default the current one (versions.ts). */
+  readonly envoyVersion?: string;
 }
 
 export async function validateFile(file: string, options: ValidateOptions = {}): Promise<FileReport> {
@@ -66,9 +72,10 @@ export async function validateText(text: string, file: string, options: Validate
   }
   const kind = classify(docs);
   if (!kind) return { file, findings: [{ severity: "error", where: "1:1", path: "(file)", message: "not an Envoy bootstrap, Kubernetes resources or a failover policy" }], policies: 0 };
-  if (kind === "Kubernetes resources") return validateResources(file, docs, options.known ?? (await import("./k8s-knowledge.js")).knownKinds().known);
+  const envoyVersion = options.envoyVersion ?? CURRENT_ENVOY;
+  if (kind === "Kubernetes resources") return validateResources(file, docs, options.known ?? (await import("./k8s-knowledge.js")).knownKinds().known, envoyVersion);
   if (kind === "failover policy") return validatePolicy(file, docs[0]);
-  return validateBootstrap(file, docs[0]);
+  return validateBootstrap(file, docs[0], envoyVersion);
 }
 
 function classify(docs: SourceDocument[]): FileKind | undefined {
@@ -81,13 +88,15 @@ function classify(docs: SourceDocument[]): FileKind | undefined {
   return Object.keys(top).some((k) => fields.has(k)) ? "Envoy bootstrap" : undefined;
 }
 
-async function validateBootstrap(file: string, doc: SourceDocument): Promise<FileReport> {
+async function validateBootstrap(file: string, doc: SourceDocument, envoyVersion: string): Promise<FileReport> {
   const issues = new Issues();
-  const decoder = new Decoder(envoyTypes().root, issues);
+  const decoder = new Decoder(envoyTypes().root, issues, { rules: true, envoyVersion });
   const canonical = decoder.decode(messageType(BOOTSTRAP)!, doc.value, []);
   const found = isObject(canonical) ? checkBootstrap(canonical, issues, (ref) => readPolicyFile(resolve(dirname(file), ref))) : [];
+  if (isObject(canonical)) checkBootstrapVersion(canonical, issues, envoyVersion);
   const node = isObject(canonical) ? nodeProperties(canonical.node) : {};
   await judgePolicies(found.map((p) => ({ ...p, structured: false })), issues, node);
+  if (isObject(canonical) && found.length) checkOwnedHeadersStripped(canonical, await ownedHeadersOf(found, node), issues);
   return { file, kind: "Envoy bootstrap", findings: findings(issues, doc), policies: found.length };
 }
 
@@ -97,9 +106,10 @@ async function validatePolicy(file: string, doc: SourceDocument): Promise<FileRe
   return { file, kind: "failover policy", findings: findings(issues, doc), policies: 1 };
 }
 
-async function validateResources(file: string, docs: SourceDocument[], known: KnownKinds): Promise<FileReport> {
+async function validateResources(file: string, docs: SourceDocument[], known: KnownKinds, envoyVersion: string): Promise<FileReport> {
   const resources = docs.map((d) => new Resource(d));
   const policies = checkResources(resources, known);
+  checkResourcesVersion(resources, envoyVersion);
   for (const r of resources) {
     await judgePolicies(policies.filter((p) => p.resource === r), r.issues, {});
   }
@@ -123,6 +133,21 @@ async function judgePolicies(policies: (FoundPolicy & { structured: boolean })[]
       issues.error(p.structured && m ? [...p.path, ...modulePath(m[1])] : p.path, `the failover module rejects the policy: ${line}`);
     }
   }
+}
+
+/** The headers the module owns under each policy it accepts (a rejected one has its error already). */
+async function ownedHeadersOf(policies: FoundPolicy[], node: PropertyTree): Promise<string[]> {
+  const module = await failoverModule().catch(() => undefined);
+  const owned = new Set<string>();
+  for (const p of policies) {
+    if (!module || policyProblems(module, p.text, node).length) continue;
+    const route = isObject(p.doc) && Array.isArray(p.doc.routes) && isObject(p.doc.routes[0]) ? p.doc.routes[0] : {};
+    const match = isObject(route.match) ? route.match : {};
+    const authority = typeof match.authority === "string" && match.authority !== "*" ? match.authority : "example.com";
+    const path = typeof match.pathPrefix === "string" ? match.pathPrefix : "/";
+    for (const h of moduleOwnedHeaders(module, p.text, { authority, path }, node)) owned.add(h);
+  }
+  return [...owned];
 }
 
 /** `routes[0].destination.weights.c9` -> ["routes", 0, "destination", "weights", "c9"]. */

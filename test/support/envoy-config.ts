@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { type FileReport, validateText } from "../../extproc/envoy-config/validate.js";
+import { type FileReport, type ValidateOptions, validateText } from "../../extproc/envoy-config/validate.js";
 import { root } from "./wasm.js";
 
 /** A parsed document, loosely typed so tests can reach into it. */
@@ -29,10 +29,10 @@ export function load(file: string): Doc[] {
 }
 
 /** Validates `docs` (changed by `change`) as if they were `file`. */
-export async function validateChanged(file: string, change: (docs: Doc[]) => void): Promise<FileReport> {
+export async function validateChanged(file: string, change: (docs: Doc[]) => void, options: ValidateOptions = {}): Promise<FileReport> {
   const docs = load(file);
   change(docs);
-  return validateText(docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n"), join(root, file));
+  return validateText(docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n"), join(root, file), options);
 }
 
 /** `path: message` of each error (with the resource, in a file of several). */
