@@ -56,20 +56,25 @@ export class HeaderMap {
 
   has(name: string): boolean { return this.getBytes(name) !== undefined; }
 
+  /**
+   * Appends an entry as Envoy's HeaderMapImpl does: a pseudo-header (":name") goes after the
+   * last pseudo-header, before every regular header; any other name goes at the end.
+   */
   add(name: string, value: HeaderValue): void {
-    this.entries.push({ name: name.toLowerCase(), value: asBytes(value) });
-  }
-
-  /** Replaces the first entry of `name` in place and drops the others; appends when absent. */
-  set(name: string, value: HeaderValue): void {
-    const key = name.toLowerCase();
-    const i = this.entries.findIndex((e) => e.name === key);
-    if (i < 0) {
-      this.entries.push({ name: key, value: asBytes(value) });
+    const entry = { name: name.toLowerCase(), value: asBytes(value) };
+    if (entry.name.charCodeAt(0) !== 58 /* ":" */) {
+      this.entries.push(entry);
       return;
     }
-    this.entries[i] = { name: key, value: asBytes(value) };
-    for (let j = this.entries.length - 1; j > i; j--) if (this.entries[j].name === key) this.entries.splice(j, 1);
+    let i = 0;
+    while (i < this.entries.length && this.entries[i].name.charCodeAt(0) === 58) i++;
+    this.entries.splice(i, 0, entry);
+  }
+
+  /** Envoy's setCopy (current Envoy): removes every entry of `name`, then appends one. */
+  set(name: string, value: HeaderValue): void {
+    this.remove(name);
+    this.add(name, value);
   }
 
   /** Removes every entry of `name`; returns how many were removed. */

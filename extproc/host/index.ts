@@ -12,3 +12,5 @@ export { HttpStream } from "./stream.js";
 export type { CallbackResult, LocalReply } from "./stream.js";
 export { PluginVm, defaultLogger, loadModule } from "./vm.js";
 export type { Logger, PluginVmOptions } from "./vm.js";
+export { FAILURE_POLICIES, RELOAD_BASE_INTERVAL_MS, ReloadBackoff, WasmPlugin, resolveFailurePolicy } from "./failure-policy.js";
+export type { FailurePolicy, ReloadStats, WasmPluginOptions } from "./failure-policy.js";

@@ -55,6 +55,21 @@ export function lookupProperty(path: string[], ...layers: (PropertyTree | undefi
   return { result: WasmResult.NotFound };
 }
 
+/** Top-level names Envoy resolves itself (CEL activation, plugin_*): never read from filter state. */
+const ENVOY_NAMES = new Set([
+  "request", "response", "connection", "upstream", "source", "destination", "metadata", "filter_state",
+  "upstream_filter_state", "xds", "plugin_name", "plugin_root_id", "plugin_vm_id", "connection_id",
+]);
+
+/**
+ * A value set with proxy_set_property: Envoy looks up filter state "wasm.<first segment>" and
+ * navigates into it; a value set this way is plain bytes, so a longer path finds nothing.
+ */
+export function lookupFilterState(path: string[], state: ReadonlyMap<string, Uint8Array>): PropertyLookup {
+  const v = ENVOY_NAMES.has(path[0]) ? undefined : state.get(path[0]);
+  return v !== undefined && path.length === 1 ? { result: WasmResult.Ok, value: v } : { result: WasmResult.NotFound };
+}
+
 /** Sets a leaf in a tree, creating the intermediate levels. */
 export function setProperty(tree: PropertyTree, path: string[], value: PropertyLeaf): void {
   let cur = tree;

@@ -1,6 +1,8 @@
 // Shared data as Envoy keeps it: one key-value store per VM id, shared by every VM instance
 // (every worker thread) with that id, each value carrying a compare-and-swap token. Hand one
-// SharedData to several PluginVm instances to reproduce Envoy's worker threads.
+// SharedData to several PluginVm instances to reproduce Envoy's worker threads. The data of a
+// vm_id lives as long as some VM holds that id: cpp-host's VmIdHandle deletes it when the last
+// WasmBase with the id is destroyed (src/vm_id_handle.cc, SharedData::deleteByVmId).
 
 import { WasmResult } from "./abi.js";
 
@@ -11,7 +13,24 @@ export interface SharedEntry {
 
 export class SharedData {
   private readonly scopes = new Map<string, Map<string, SharedEntry>>();
+  private readonly holders = new Map<string, number>();
   private nextCas = 1;
+
+  /** A VM with this id now exists. */
+  acquire(vmId: string): void {
+    this.holders.set(vmId, (this.holders.get(vmId) ?? 0) + 1);
+  }
+
+  /** A VM with this id is gone; the last one takes the id's data with it. */
+  release(vmId: string): void {
+    const n = (this.holders.get(vmId) ?? 0) - 1;
+    if (n > 0) {
+      this.holders.set(vmId, n);
+      return;
+    }
+    this.holders.delete(vmId);
+    this.scopes.delete(vmId);
+  }
 
   private scope(vmId: string): Map<string, SharedEntry> {
     let s = this.scopes.get(vmId);

@@ -2,13 +2,16 @@
 // response headers, body, trailers, then on_log, on_done, on_delete. It enforces Envoy's rules
 // on what the module may touch in each callback (request headers only while they are being
 // processed, read-only maps in on_log), applies local replies the way Envoy's filter manager
-// does, and turns a trap into Envoy's outcome for the stream (503 wasm_fail_stream, or a pass
-// through when the plugin fails open).
+// does, and turns a trap into Envoy's outcome for the stream: cpp-host's CHECK_FAIL answers an
+// open stream with one 503 wasm_fail_stream, or lets it pass untouched (every later callback
+// Continue, on_log/on_done skipped) when the plugin's legacy fail_open is set. A stream begun on
+// an already failed VM gets what Envoy's PluginConfig::createContext gives it: no filter under
+// FAIL_OPEN, else a context that fails it (failure-policy.ts rebuilds the VM for FAIL_RELOAD).
 
-import { BufferType, DataStatus, HeadersStatus, MapType, StreamType, WasmResult } from "./abi.js";
+import { BufferType, DataStatus, HeadersStatus, MapType, StreamType, TrailersStatus, WasmResult } from "./abi.js";
 import { StreamStateError, WasmTrapError } from "./errors.js";
 import { HeaderInput, HeaderMap } from "./headers.js";
-import { PropertyLeaf, PropertyTree, lookupProperty, setProperty } from "./properties.js";
+import { PropertyLeaf, PropertyTree, lookupFilterState, lookupProperty, setProperty } from "./properties.js";
 import type { PluginVm, StreamAccess } from "./vm.js";
 
 export interface LocalReply {
@@ -30,6 +33,19 @@ export interface CallbackResult {
   failure?: WasmTrapError;
 }
 
+type CallbackKind = "headers" | "body" | "trailers";
+
+/** cpp-host convertVmCallResultTo*: what Envoy does with the number a callback returned. */
+function convertStatus(kind: CallbackKind, result: number, stopped: boolean): number {
+  if (kind === "headers") {
+    // StopIteration is not allowed by default (allow_on_headers_stop_iteration): it stops all.
+    if (stopped || result > HeadersStatus.StopAllIterationAndWatermark || result === HeadersStatus.StopIteration) return HeadersStatus.StopAllIterationAndWatermark;
+    return result;
+  }
+  if (kind === "body") return stopped || result > DataStatus.StopIterationNoBuffer ? DataStatus.StopIterationNoBuffer : result;
+  return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
+}
+
 /** gRPC UNAVAILABLE, which Envoy attaches to wasm_fail_stream replies. */
 const GRPC_UNAVAILABLE = 14;
 
@@ -45,8 +61,8 @@ export class HttpStream implements StreamAccess {
   responseBody: Uint8Array = new Uint8Array(0);
   /** Properties Envoy knows about this stream: source.address, xds.cluster_name, response.*. */
   readonly properties: PropertyTree;
-  /** Values the module stored with proxy_set_property (Envoy keeps them in filter state). */
-  private readonly filterState: PropertyTree = {};
+  /** Values the module stored with proxy_set_property, by raw path (Envoy: filter state "wasm.<path>"). */
+  private readonly filterState = new Map<string, Uint8Array>();
   /** The module changed request headers: Envoy clears the route cache for ABI 0.2.x. */
   routeCacheCleared = false;
   localReply: LocalReply | undefined;
@@ -61,15 +77,17 @@ export class HttpStream implements StreamAccess {
   private readonly open = new Set<MapType>(); // maps the running callback may write
   private bufferingRequest = false;
   private bufferingResponse = false;
-  /** No filter for this stream: the VM had failed and the plugin fails open. */
+  /** No filter for this stream: the VM had failed and the policy is FAIL_OPEN. */
   private readonly bypass: boolean;
+  /** The module's response headers callback let them go downstream (a later reply cannot replace them). */
+  private responseHeadersSent = false;
   private pendingReply: (Omit<LocalReply, "headers" | "grpcStatus"> & { headers: [string, Uint8Array][]; grpcStatus: number }) | undefined;
 
   constructor(readonly vm: PluginVm, properties: PropertyTree = {}) {
     this.properties = properties;
     this.id = vm.allocateContextId();
-    this.bypass = vm.failure !== undefined && vm.failOpen;
-    if (vm.failure) return;
+    this.bypass = vm.failure !== undefined && vm.failurePolicy === "fail-open";
+    if (vm.failure) return; // no filter, or an empty context that fails the stream
     vm.register(this);
     vm.call("proxy_on_context_create", this.id, this.id, vm.rootContextId);
   }
@@ -88,7 +106,7 @@ export class HttpStream implements StreamAccess {
   sendRequestBody(chunk: Uint8Array, endOfStream: boolean): CallbackResult {
     this.expect("request", "request body");
     this.requestBody = this.bufferingRequest ? concat(this.requestBody, chunk) : chunk;
-    const r = this.invoke("proxy_on_request_body", DataStatus.Continue, this.requestBody.length, endOfStream ? 1 : 0);
+    const r = this.invoke("proxy_on_request_body", "body", this.requestBody.length, endOfStream ? 1 : 0);
     this.bufferingRequest = r.status === DataStatus.StopIterationAndBuffer || r.status === DataStatus.StopIterationAndWatermark;
     return r;
   }
@@ -112,7 +130,7 @@ export class HttpStream implements StreamAccess {
   sendResponseBody(chunk: Uint8Array, endOfStream: boolean): CallbackResult {
     this.expect("response", "response body");
     this.responseBody = this.bufferingResponse ? concat(this.responseBody, chunk) : chunk;
-    const r = this.invoke("proxy_on_response_body", DataStatus.Continue, this.responseBody.length, endOfStream ? 1 : 0);
+    const r = this.invoke("proxy_on_response_body", "body", this.responseBody.length, endOfStream ? 1 : 0);
     this.bufferingResponse = r.status === DataStatus.StopIterationAndBuffer || r.status === DataStatus.StopIterationAndWatermark;
     return r;
   }
@@ -165,46 +183,63 @@ export class HttpStream implements StreamAccess {
 
   private headersCallback(name: string, type: MapType, map: HeaderMap, endOfStream?: boolean): CallbackResult {
     this.open.add(type);
+    const kind: CallbackKind = endOfStream === undefined ? "trailers" : "headers";
     const args = endOfStream === undefined ? [map.size] : [map.size, endOfStream ? 1 : 0];
-    const r = this.invoke(name, HeadersStatus.Continue, ...args);
+    const r = this.invoke(name, kind, ...args);
     // A map stays writable while its callback holds the stream (Stop...) until continue_stream.
-    if (r.status === HeadersStatus.Continue || r.status === HeadersStatus.ContinueAndEndStream || r.localReply) this.open.delete(type);
+    const goes = r.status === HeadersStatus.Continue || r.status === HeadersStatus.ContinueAndEndStream;
+    if (goes || r.localReply) this.open.delete(type);
+    if (goes && type === MapType.HttpResponseHeaders) this.responseHeadersSent = true;
     return r;
   }
 
   /** Runs one callback; applies a local reply or a trap the way Envoy does. */
-  private invoke(name: string, passStatus: number, ...args: number[]): CallbackResult {
-    if (this.bypass || this.localReply) return { status: passStatus, localReply: this.localReply };
-    if (this.vm.failure) return this.failStream(this.vm.failure);
+  private invoke(name: string, kind: CallbackKind, ...args: number[]): CallbackResult {
+    if (this.bypass || this.localReply || this.closed) return { status: 0 /* Continue */, localReply: this.localReply };
+    if (this.vm.failure) return this.checkFail(kind);
+    const encoding = this.phase === "response";
     let status: number;
     try {
       status = this.vm.call(name, this.id, this.id, ...args);
     } catch (e) {
-      if (e instanceof WasmTrapError) return this.failStream(e);
+      if (e instanceof WasmTrapError) return { ...this.checkFail(kind), failure: e };
       throw e;
     }
     if (this.pendingReply) {
-      this.deliverLocalReply();
+      this.deliverLocalReply(encoding);
       // Envoy forces the callback to stop once a local reply was sent.
-      return { status: name.endsWith("_body") ? DataStatus.StopIterationNoBuffer : HeadersStatus.StopAllIterationAndWatermark, localReply: this.localReply };
+      return { status: convertStatus(kind, status, true), localReply: this.localReply };
     }
-    return { status };
+    return { status: convertStatus(kind, status, false) };
   }
 
-  private failStream(failure: WasmTrapError): CallbackResult {
+  /**
+   * cpp-host CHECK_FAIL on a failed VM: with the plugin's fail_open the callback returns its
+   * open result (Continue, no reply); otherwise the stream gets one 503 wasm_fail_stream and the
+   * closed result.
+   */
+  private checkFail(kind: CallbackKind): CallbackResult {
+    if (this.vm.failOpen) return { status: 0 /* Continue */ };
     if (!this.localReply) {
       const headers = new HeaderMap([[":status", "503"], ["content-type", "text/plain"]]);
       this.localReply = { status: 503, details: "wasm_fail_stream", body: new Uint8Array(0), headers, grpcStatus: GRPC_UNAVAILABLE };
     }
-    return { status: HeadersStatus.StopAllIterationAndWatermark, localReply: this.localReply, failure };
+    return { status: convertStatus(kind, 0, true), localReply: this.localReply };
   }
 
   /**
-   * Envoy sends the reply after the callback returns; it then passes through the encoder
-   * filters, so the module's response callbacks see it (and may add headers to it).
+   * Envoy sends the reply after the callback returns. From a decoder callback it passes through
+   * the encoder filters, so the module's response callbacks see it (and may add headers to it).
+   * From an encoder callback Envoy's filter manager sends it directly (the filter is not entered
+   * again), or resets the stream when the response headers already went downstream.
    */
-  private deliverLocalReply(): void {
+  private deliverLocalReply(fromEncoder: boolean): void {
     const p = this.pendingReply!;
+    if (fromEncoder && this.responseHeadersSent) {
+      this.pendingReply = undefined;
+      this.closed = true;
+      return;
+    }
     this.pendingReply = undefined;
     const headers = new HeaderMap([[":status", String(p.status)]]);
     if (p.body.length) {
@@ -221,6 +256,7 @@ export class HttpStream implements StreamAccess {
     this.responseBody = p.body;
     this.localReply = { ...p, headers: this.responseHeaders };
     if (p.grpcStatus > 16) delete this.localReply.grpcStatus;
+    if (fromEncoder) return;
     const reply = this.localReply;
     this.localReply = undefined; // let the encoder callbacks run
     this.open.add(MapType.HttpResponseHeaders);
@@ -241,9 +277,15 @@ export class HttpStream implements StreamAccess {
   map(type: MapType, write: boolean): HeaderMap | undefined {
     const m = this.mapOf(type);
     if (!m) return undefined;
-    if (this.phase === "log") return write ? undefined : m; // access-log maps are read-only
+    if (this.phase === "log") {
+      // Envoy's access log hands over request headers, response headers and trailers, read only;
+      // it has no request trailers.
+      return write || type === MapType.HttpRequestTrailers ? undefined : m;
+    }
     return this.open.has(type) ? m : undefined;
   }
+
+  get inLogPhase(): boolean { return this.phase === "log"; }
 
   private mapOf(type: MapType): HeaderMap | undefined {
     switch (type) {
@@ -275,13 +317,14 @@ export class HttpStream implements StreamAccess {
     return WasmResult.Ok;
   }
 
+  /** Envoy's order: the stream's attributes, then the VM's (xds, plugin_*), then filter state. */
   property(path: string[]) {
-    return lookupProperty(path, this.filterState, this.properties, this.vm.properties);
+    const found = lookupProperty(path, this.properties, this.vm.properties);
+    return found.result === WasmResult.NotFound ? lookupFilterState(path, this.filterState) : found;
   }
 
-  setProperty(path: string[], value: Uint8Array): WasmResult {
-    if (path.length === 0) return WasmResult.BadArgument;
-    setProperty(this.filterState, path, value);
+  setProperty(rawPath: string, value: Uint8Array): WasmResult {
+    this.filterState.set(rawPath, value);
     return WasmResult.Ok;
   }
 
@@ -290,14 +333,16 @@ export class HttpStream implements StreamAccess {
     this.pendingReply = { status, details, body, headers, grpcStatus };
   }
 
+  /**
+   * Envoy's Context::continueStream resumes the direction asked for, and for either direction
+   * drops its pointers to the request side only (headers, body, trailers): response maps stay
+   * writable.
+   */
   continueStream(type: StreamType): WasmResult {
-    if (type === StreamType.Request) {
-      this.resumed.request = true;
-      this.open.delete(MapType.HttpRequestHeaders);
-    } else {
-      this.resumed.response = true;
-      this.open.delete(MapType.HttpResponseHeaders);
-    }
+    if (type === StreamType.Request) this.resumed.request = true;
+    else this.resumed.response = true;
+    this.open.delete(MapType.HttpRequestHeaders);
+    this.open.delete(MapType.HttpRequestTrailers);
     return WasmResult.Ok;
   }
 

@@ -7,15 +7,17 @@
 import { readFile } from "node:fs/promises";
 import { BufferType, LogLevel, MapType, StreamType, WasmResult } from "./abi.js";
 import { ConfigurationError, LinkError, WasmTrapError } from "./errors.js";
+import { type FailurePolicy, resolveFailurePolicy } from "./failure-policy.js";
 import { HeaderMap } from "./headers.js";
 import { MetricTable, Metrics } from "./metrics.js";
+import { decodePairs, encodePairs } from "./pairs.js";
 import { PropertyTree, lookupProperty } from "./properties.js";
 import { SharedData } from "./shared-data.js";
 import type { HttpStream } from "./stream.js";
+import { ALLOWED_DURING_START, ADDED_AFTER_PIN, wasiFunctions } from "./wasi.js";
 
-const latin1 = new TextDecoder("latin1");
-
-export type Logger = (level: LogLevel, message: string) => void;
+/** `prefix` is Envoy's log prefix for the calling context: " <plugin> <root_id> <vm_id>". */
+export type Logger = (level: LogLevel, message: string, prefix?: string) => void;
 
 export interface PluginVmOptions {
   /** Plugin configuration (Envoy: `config.configuration`), handed to on_configure. */
@@ -35,12 +37,18 @@ export interface PluginVmOptions {
   logger?: Logger;
   /** The level of Envoy's `wasm` logger: messages below it are dropped. */
   logLevel?: LogLevel;
-  /** Envoy's failure_policy FAIL_OPEN: after a trap, streams pass through untouched. */
+  /**
+   * The deprecated `fail_open: true`: after a trap, open streams and new ones pass untouched
+   * (cpp-host CHECK_FAIL reads this flag alone).
+   */
   failOpen?: boolean;
+  /** Envoy's `failure_policy` (new streams after a trap); exclusive with failOpen. */
+  failurePolicy?: FailurePolicy;
 }
 
-export const defaultLogger: Logger = (level, message) => {
-  const line = `wasm log: ${message}\n`;
+/** Envoy's line: `wasm log<prefix>: <message>` on its `wasm` logger. */
+export const defaultLogger: Logger = (level, message, prefix = "") => {
+  const line = `wasm log${prefix}: ${message}\n`;
   (level >= LogLevel.Warn ? process.stderr : process.stdout).write(line);
 };
 
@@ -60,7 +68,9 @@ export interface StreamAccess {
   buffer(type: BufferType): Uint8Array | undefined;
   setBuffer(type: BufferType, start: number, length: number, data: Uint8Array): WasmResult;
   property(path: string[]): { result: WasmResult; value?: Uint8Array; reason?: string };
-  setProperty(path: string[], value: Uint8Array): WasmResult;
+  setProperty(rawPath: string, value: Uint8Array): WasmResult;
+  /** on_log is running: header maps Envoy holds no pointer to read as absent. */
+  readonly inLogPhase: boolean;
   sendLocalReply(status: number, details: string, body: Uint8Array, headers: [string, Uint8Array][], grpcStatus: number): void;
   continueStream(type: StreamType): WasmResult;
   closeStream(type: StreamType): WasmResult;
@@ -75,7 +85,10 @@ export class PluginVm {
   logLevel: LogLevel;
   /** Set once the module trapped; the VM then makes no more calls into the module. */
   failure: WasmTrapError | undefined;
+  /** The plugin's fail_open_: decides what streams already open see after a trap. */
   readonly failOpen: boolean;
+  /** What new streams get after a trap (FailurePolicy; legacy fail_open means fail-open). */
+  readonly failurePolicy: FailurePolicy;
   /** The root context id Envoy gives the first (only) plugin of a VM. */
   readonly rootContextId = 1;
   tickPeriodMs = 0;
@@ -96,6 +109,9 @@ export class PluginVm {
   private lastCritical: string | undefined;
   private moduleLog: string[] | undefined; // collects error logs during start-up
   private timer: NodeJS.Timeout | undefined;
+  private timersOn = false;
+  private starting = false; // _initialize / main / _start: only ALLOWED_DURING_START may be called
+  private holdsVmId = false;
 
   constructor(private readonly module: WebAssembly.Module, options: PluginVmOptions = {}) {
     this.options = options;
@@ -106,6 +122,7 @@ export class PluginVm {
     this.clock = options.clock ?? (() => BigInt(Date.now()) * 1_000_000n);
     this.logger = options.logger ?? defaultLogger;
     this.logLevel = options.logLevel ?? LogLevel.Info;
+    this.failurePolicy = resolveFailurePolicy(options.failOpen, options.failurePolicy);
     this.failOpen = options.failOpen ?? false;
     this.properties = {
       plugin_name: options.pluginName ?? "",
@@ -121,19 +138,32 @@ export class PluginVm {
    */
   start(): this {
     this.instance = new WebAssembly.Instance(this.module, this.imports());
-    this.exports = this.instance.exports as Exports;
+    this.shared.acquire(this.vmId);
+    this.holdsVmId = true;
+    try {
+      return this.startModule();
+    } catch (e) {
+      this.dispose(); // a VM that failed to start is destroyed (and lets go of its vm_id)
+      throw e;
+    }
+  }
+
+  private startModule(): this {
+    this.exports = this.instance!.exports as Exports;
     if (!(this.exports.memory instanceof WebAssembly.Memory)) throw new LinkError("module exports no memory");
     if (typeof this.exports.malloc !== "function" && typeof this.exports.proxy_on_memory_allocate !== "function") {
       throw new LinkError("module exports neither malloc nor proxy_on_memory_allocate");
     }
     this.moduleLog = [];
     try {
+      this.starting = true;
       if (this.fn("_initialize")) {
         this.call("_initialize", 0);
         if (this.fn("main")) this.call("main", 0, 0, 0);
       } else if (this.fn("_start")) {
         this.call("_start", 0);
       }
+      this.starting = false;
       const root = this.rootContextId;
       this.call("proxy_on_context_create", root, root, 0);
       const vmConfig = this.asBytes(this.options.vmConfig);
@@ -145,6 +175,7 @@ export class PluginVm {
         throw new ConfigurationError("the module rejected its plugin configuration (on_configure returned false)", this.moduleLog);
       }
     } finally {
+      this.starting = false;
       this.moduleLog = undefined;
     }
     return this;
@@ -155,32 +186,57 @@ export class PluginVm {
     if (this.tickPeriodMs > 0 && !this.failure) this.call("proxy_on_tick", this.rootContextId, this.rootContextId);
   }
 
-  /** Delivers ticks on a real timer at the module's period (the sidecar's mode); unref'd. */
+  /**
+   * Delivers ticks on real timers (the sidecar's mode; unref'd): as Envoy's Wasm::tickHandler,
+   * each tick re-arms the timer with the period current after it, and a period the module sets
+   * later (set_tick_period_milliseconds) starts the timer then.
+   */
   startTimers(): void {
-    this.stopTimers();
-    if (this.tickPeriodMs <= 0) return;
-    this.timer = setInterval(() => {
-      try {
-        this.tick();
-      } catch {
-        this.stopTimers(); // the failure is recorded on the VM and logged
-      }
-    }, this.tickPeriodMs);
-    this.timer.unref();
+    this.timersOn = true;
+    this.armTimer();
   }
 
   stopTimers(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timersOn = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.timersOn || this.tickPeriodMs <= 0 || this.failure) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.tick();
+      } catch {
+        return; // the failure is recorded on the VM and logged; no more ticks
+      }
+      if (!this.timer) this.armTimer();
+    }, this.tickPeriodMs);
+    this.timer.unref();
   }
 
   /** Tears the plugin down as Envoy does: on_done on the root context, then on_delete. */
   shutdown(): void {
     this.stopTimers();
-    if (this.failure || !this.instance) return;
-    const done = this.call("proxy_on_done", this.rootContextId, this.rootContextId);
-    if (done) this.call("proxy_on_delete", this.rootContextId, this.rootContextId);
-    else this.rootDonePending = true; // the module will call proxy_done
+    if (!this.failure && this.instance) {
+      const done = this.call("proxy_on_done", this.rootContextId, this.rootContextId);
+      if (done) this.call("proxy_on_delete", this.rootContextId, this.rootContextId);
+      else this.rootDonePending = true; // the module will call proxy_done
+    }
+    this.dispose();
+  }
+
+  /**
+   * The VM is gone (no calls into the module): it lets go of its vm_id, and shared data under
+   * that id is dropped when no other VM holds it (cpp-host VmIdHandle).
+   */
+  dispose(): void {
+    this.stopTimers();
+    if (this.holdsVmId) this.shared.release(this.vmId);
+    this.holdsVmId = false;
   }
 
   /** Allocates a context id for a new stream (ids are never reused while the VM lives). */
@@ -286,50 +342,22 @@ export class PluginVm {
     return this.writeU32(ptrSlot, p) && this.writeU32(sizeSlot, data.length) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
   }
 
-  /** Serializes header entries in the pairs format (count, sizes, NUL-terminated bytes). */
-  static encodePairs(entries: readonly { name: string; value: Uint8Array }[]): Uint8Array {
-    let size = 4 + entries.length * 8;
-    const names = entries.map((e) => Buffer.from(e.name, "latin1"));
-    for (let i = 0; i < entries.length; i++) size += names[i].length + entries[i].value.length + 2;
-    const out = new Uint8Array(size);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, entries.length, true);
-    let at = 4 + entries.length * 8;
-    for (let i = 0; i < entries.length; i++) {
-      view.setUint32(4 + i * 8, names[i].length, true);
-      view.setUint32(8 + i * 8, entries[i].value.length, true);
-      out.set(names[i], at);
-      at += names[i].length + 1;
-      out.set(entries[i].value, at);
-      at += entries[i].value.length + 1;
-    }
-    return out;
-  }
-
-  /** Parses the pairs format; undefined when malformed (Envoy then treats it as empty). */
-  static decodePairs(data: Uint8Array): [string, Uint8Array][] | undefined {
-    if (data.length < 4) return data.length === 0 ? [] : undefined;
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const n = view.getUint32(0, true);
-    if (n > 1024 || 4 + n * 8 > data.length) return undefined;
-    const out: [string, Uint8Array][] = [];
-    let at = 4 + n * 8;
-    for (let i = 0; i < n; i++) {
-      const k = view.getUint32(4 + i * 8, true);
-      const v = view.getUint32(8 + i * 8, true);
-      if (at + k + v + 2 > data.length || data[at + k] !== 0 || data[at + k + 1 + v] !== 0) return undefined;
-      out.push([latin1.decode(data.subarray(at, at + k)), data.slice(at + k + 1, at + k + 1 + v)]);
-      at += k + v + 2;
-    }
-    return at === data.length ? out : undefined;
-  }
+  /** The pairs format (pairs.ts); kept here for callers of the host's API. */
+  static readonly encodePairs = encodePairs;
+  static readonly decodePairs = decodePairs;
 
   // ---- host functions ----------------------------------------------------------------------
 
   private log(level: LogLevel, message: string): void {
     if (level === LogLevel.Critical) this.lastCritical = message;
     if (this.moduleLog && level >= LogLevel.Warn) this.moduleLog.push(message);
-    if (level >= this.logLevel) this.logger(level, message);
+    if (level >= this.logLevel) this.logger(level, message, this.logPrefix());
+  }
+
+  /** cpp-host ContextBase::log_prefix: root_id and vm_id for the root, plugin name too for streams. */
+  private logPrefix(): string {
+    const parts = this.streams.has(this.current) ? [this.properties.plugin_name, this.properties.plugin_root_id, this.vmId] : [this.properties.plugin_root_id, this.vmId];
+    return parts.filter((p) => typeof p === "string" && p !== "").map((p) => ` ${p as string}`).join("");
   }
 
   private stream(): StreamAccess | undefined {
@@ -337,16 +365,31 @@ export class PluginVm {
   }
 
   private imports(): WebAssembly.Imports {
-    const env = this.envFunctions();
-    const wasi = this.wasiFunctions();
-    const provided: Record<string, Record<string, unknown>> = { env, wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
-    const missing = WebAssembly.Module.imports(this.module)
-      .filter((i) => i.kind === "function" && !(provided[i.module] && i.name in provided[i.module]))
-      .map((i) => `${i.module}.${i.name}`);
+    const vm = this;
+    const wasi = wasiFunctions({
+      read: (p, n) => vm.read(p, n), writeU32: (p, v) => vm.writeU32(p, v), writeU64: (p, v) => vm.writeU64(p, v),
+      log: (level, m) => vm.log(level, m), realtime: () => vm.clock(), monotonic: () => process.hrtime.bigint(),
+    });
+    const provided: Record<string, Record<string, (...a: never[]) => unknown>> = { env: this.envFunctions(), wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
+    const wanted = WebAssembly.Module.imports(this.module).filter((i) => i.kind === "function");
+    const missing = wanted.filter((i) => !(provided[i.module] && i.name in provided[i.module])).map((i) => {
+      const late = i.module !== "env" && ADDED_AFTER_PIN.has(i.name);
+      return `${i.module}.${i.name}${late ? " (only in proxy-wasm-cpp-host 94091cd and later, after current Envoy's pin)" : ""}`;
+    });
     if (missing.length) {
       throw new LinkError(`module imports functions Envoy's host does not provide: ${missing.join(", ")}`);
     }
-    return provided as WebAssembly.Imports;
+    // Only what cpp-host's startVm allows may run during _initialize / main: anything else traps.
+    const linked: Record<string, Record<string, unknown>> = {};
+    for (const { module, name } of wanted) {
+      const f = provided[module][name];
+      const key = `${module}.${name}`;
+      (linked[module] ??= {})[name] = ALLOWED_DURING_START.has(key) ? f : (...a: never[]) => {
+        if (vm.starting) throw new WebAssembly.RuntimeError(`restricted_callback: ${key} called during start-up`);
+        return f(...a);
+      };
+    }
+    return linked as WebAssembly.Imports;
   }
 
   private envFunctions(): Record<string, (...a: never[]) => number> {
@@ -382,18 +425,21 @@ export class PluginVm {
       },
       proxy_set_tick_period_milliseconds(ms: number): number {
         vm.tickPeriodMs = ms >>> 0;
-        if (vm.timer) vm.startTimers();
+        vm.armTimer(); // Envoy's Wasm::setTimerPeriod: (re)starts the timer at the new period
         return WasmResult.Ok;
       },
       proxy_get_buffer_bytes(type: number, start: number, max: number, retPtr: number, retSize: number): number {
         if (type > BufferType.CallData) return BAD;
+        // cpp-host checks start + length for overflow in 64 bits: two u32 never overflow, so a
+        // range past the end is clamped, never refused.
         start >>>= 0;
         max >>>= 0;
-        if (start + max > 0xffffffff && max !== 0xffffffff) return BAD;
         let data: Uint8Array | undefined;
-        if (type === BufferType.PluginConfiguration || type === BufferType.VmConfiguration) {
-          if (vm.configuring !== type) return WasmResult.NotFound;
-          data = vm.asBytes(type === BufferType.PluginConfiguration ? vm.options.pluginConfig : vm.options.vmConfig);
+        if (type === BufferType.VmConfiguration) {
+          data = vm.asBytes(vm.options.vmConfig); // Envoy serves it in every callback
+        } else if (type === BufferType.PluginConfiguration) {
+          if (vm.configuring !== type) return WasmResult.NotFound; // only while on_configure runs
+          data = vm.asBytes(vm.options.pluginConfig);
         } else if (type === BufferType.HttpRequestBody || type === BufferType.HttpResponseBody) {
           data = vm.stream()?.buffer(type) ?? new Uint8Array(0);
         } else {
@@ -413,7 +459,7 @@ export class PluginVm {
       proxy_get_header_map_pairs(type: number, retPtr: number, retSize: number): number {
         if (type > MapType.HttpCallResponseTrailers) return BAD;
         const m = map(type, false);
-        return vm.give(m && m.size ? PluginVm.encodePairs(m.entries) : new Uint8Array(0), retPtr, retSize);
+        return vm.give(m && m.size ? encodePairs(m.entries) : new Uint8Array(0), retPtr, retSize);
       },
       proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
         if (type > MapType.HttpCallResponseTrailers) return BAD;
@@ -422,7 +468,7 @@ export class PluginVm {
         const m = map(type, true);
         if (!m) return BAD;
         m.clear();
-        for (const [k, v] of PluginVm.decodePairs(data) ?? []) m.add(k, v);
+        for (const [k, v] of decodePairs(data) ?? []) m.add(k, v);
         vm.stream()!.headersModified(type);
         return WasmResult.Ok;
       },
@@ -431,7 +477,8 @@ export class PluginVm {
         const key = vm.readString(kPtr, kSize);
         if (key === undefined) return MEM;
         const m = map(type, false);
-        if (!m) return BAD;
+        // A map Envoy has no pointer to in the access-log phase reads as absent (ABI 0.2.x).
+        if (!m) return vm.stream()?.inLogPhase ? WasmResult.NotFound : BAD;
         const v = m.getBytes(key);
         if (v === undefined) return WasmResult.NotFound;
         return vm.give(v, retPtr, retSize);
@@ -454,7 +501,7 @@ export class PluginVm {
       },
       proxy_get_header_map_size(type: number, retSize: number): number {
         if (type > MapType.HttpCallResponseTrailers) return BAD;
-        const m = map(type, false);
+        const m = map(type, true); // Envoy's getHeaderMapSize uses the mutable map: none in on_log
         if (!m) return BAD;
         // Envoy reports HeaderMap::byteSize(): the sum of name and value lengths.
         let n = 0;
@@ -479,7 +526,8 @@ export class PluginVm {
         if (!raw || !value) return MEM;
         const s = vm.stream();
         if (!s) return WasmResult.NotFound;
-        return s.setProperty(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8").split("\0").filter((x) => x !== ""), Uint8Array.from(value));
+        // Envoy keys filter state by the raw path ("wasm." + every byte, NULs included).
+        return s.setProperty(Buffer.from(raw).toString("latin1"), Uint8Array.from(value));
       },
       proxy_get_shared_data(kPtr: number, kSize: number, retPtr: number, retSize: number, retCas: number): number {
         const key = vm.readString(kPtr, kSize);
@@ -521,7 +569,7 @@ export class PluginVm {
         if (details === undefined || !body || !headers) return MEM;
         const s = vm.stream();
         if (!s) return WasmResult.Ok; // Envoy: no effect outside an HTTP stream
-        const pairs = PluginVm.decodePairs(headers) ?? [];
+        const pairs = decodePairs(headers) ?? [];
         s.sendLocalReply(status >>> 0, details.replace(/\s/g, "_"), Uint8Array.from(body), pairs, grpc >>> 0);
         return WasmResult.Ok;
       },
@@ -567,54 +615,4 @@ export class PluginVm {
       ),
     };
   }
-
-  /** The WASI calls Envoy provides that a proxy-wasm module may use, with Envoy's behaviour. */
-  private wasiFunctions(): Record<string, (...a: never[]) => number> {
-    const vm = this;
-    const EBADF = 8;
-    return {
-      fd_write(fd: number, iovs: number, count: number, retWritten: number): number {
-        if (fd !== 1 && fd !== 2) return EBADF;
-        let text = "";
-        let total = 0;
-        for (let i = 0; i < count; i++) {
-          vm.mem();
-          const p = vm.view.getUint32(iovs + i * 8, true);
-          const n = vm.view.getUint32(iovs + i * 8 + 4, true);
-          text += vm.readString(p, n) ?? "";
-          total += n;
-        }
-        vm.log(fd === 1 ? LogLevel.Info : LogLevel.Error, text.replace(/\n$/, ""));
-        vm.writeU32(retWritten, total);
-        return 0;
-      },
-      proc_exit(code: number): number {
-        vm.log(LogLevel.Error, `module called proc_exit(${code})`);
-        return 0;
-      },
-      clock_time_get(_id: number, _precision: bigint, retTime: number): number {
-        vm.writeU64(retTime, vm.clock());
-        return 0;
-      },
-      random_get(ptr: number, size: number): number {
-        const b = vm.read(ptr, size);
-        if (b) crypto.getRandomValues(b);
-        return 0;
-      },
-      environ_sizes_get(retCount: number, retSize: number): number {
-        vm.writeU32(retCount, 0);
-        vm.writeU32(retSize, 0);
-        return 0;
-      },
-      environ_get(): number { return 0; },
-      args_sizes_get(retCount: number, retSize: number): number {
-        vm.writeU32(retCount, 0);
-        vm.writeU32(retSize, 0);
-        return 0;
-      },
-      args_get(): number { return 0; },
-      sched_yield(): number { return 0; },
-    };
-  }
 }
-

@@ -3,7 +3,7 @@
 import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigurationError } from "../host/index.js";
+import { ConfigurationError, FAILURE_POLICIES, type FailurePolicy } from "../host/index.js";
 import { FAILOVER_WASM } from "../failover-module.js";
 import { DocumentError, display, loadDocument } from "../policy-file.js";
 import { type Level, jsonLogger } from "./logger.js";
@@ -28,6 +28,9 @@ export const SERVE_HELP = `  serve                run the ext_proc sidecar (Envo
       --keepalive MS   ping each Envoy connection this often; one that does not answer within
                        ${DEFAULTS.keepaliveTimeoutMs} ms is dropped with its streams (default ${DEFAULTS.keepaliveMs})
       --log-level L    debug, info, warn or error (default info)
+      --failure-policy P  what a filter trap costs: fail-reload (default: the request passes
+                       untouched, the filter VM is rebuilt for the next ones), fail-open (requests
+                       pass untouched until the policy reloads) or fail-closed (503 until then)
 `;
 
 export class ServeUsageError extends Error {}
@@ -58,7 +61,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         "admin-host": { type: "string" }, "admin-port": { type: "string" }, locality: { type: "string" },
         cluster: { type: "string" }, "max-streams": { type: "string" }, "drain-timeout": { type: "string" },
         "max-header-bytes": { type: "string" }, "max-header-count": { type: "string" }, keepalive: { type: "string" },
-        "log-level": { type: "string" },
+        "log-level": { type: "string" }, "failure-policy": { type: "string" },
       },
     }));
   } catch (e) {
@@ -66,6 +69,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const level = (values["log-level"] ?? "info") as Level;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new ServeUsageError(`--log-level: expected debug, info, warn or error, got "${level}"`);
+  const failurePolicy = (values["failure-policy"] ?? "fail-reload") as FailurePolicy;
+  if (!FAILURE_POLICIES.includes(failurePolicy)) throw new ServeUsageError(`--failure-policy: expected ${FAILURE_POLICIES.join(", ")}, got "${failurePolicy}"`);
   const logger = jsonLogger(level);
   const int = (name: string, v: string | undefined, fallback: number, min: number, max: number) => {
     if (v === undefined) return fallback;
@@ -93,6 +98,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       maxHeaderCount: int("max-header-count", values["max-header-count"], DEFAULTS.maxHeaderCount, 1, 1_000_000),
       drainMs: int("drain-timeout", values["drain-timeout"], DEFAULTS.drainMs, 0, 600_000),
       keepaliveMs: int("keepalive", values.keepalive, DEFAULTS.keepaliveMs, 1000, 3_600_000),
+      failurePolicy,
       logger,
     });
   } catch (e) {

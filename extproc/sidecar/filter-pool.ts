@@ -2,8 +2,20 @@
 // priority orders, so each locality gets its own root context, while all of them share one
 // SharedData (one health view for every Envoy) and one Metrics store. A new policy is started
 // and checked before it replaces the old one; streams in flight finish on the VM they began on.
+//
+// A trap, by failure policy (--failure-policy; Envoy's failure_policy names):
+// - fail-reload (default): the trapping stream and the others open on that VM pass through
+//   untouched (as under Envoy's legacy fail_open), and the next stream of that locality gets a
+//   rebuilt VM, at most one rebuild per 1-1.5 s (Envoy's reload backoff) with streams passing
+//   untouched in between. Health state survives: it is shared data of the vm_id, which the
+//   other VMs (and the new one, started before the failed one goes) keep alive, as Envoy's base
+//   VM does when it reloads a worker's VM.
+// - fail-open: streams pass untouched from the trap on; nothing is rebuilt until the policy is.
+// - fail-closed: every stream of that VM gets a 503 (wasm_fail_stream) until the policy is reloaded.
 
-import { ConfigurationError, LogLevel, Metrics, PluginVm, SharedData } from "../host/index.js";
+import {
+  ConfigurationError, type FailurePolicy, LogLevel, Metrics, PluginVm, RELOAD_BASE_INTERVAL_MS, ReloadBackoff, SharedData,
+} from "../host/index.js";
 import type { Logger } from "./logger.js";
 import { type Locality, localityKey } from "./protocol.js";
 
@@ -19,6 +31,14 @@ export interface FilterPoolOptions {
   clock?: () => bigint;
   /** Deliver ticks on real timers (off for deterministic tests, which call tick()). */
   timers?: boolean;
+  /** What a trap costs (default fail-reload). */
+  failurePolicy?: FailurePolicy;
+  /** Least wait between two rebuilds of one locality's VM (jittered up to 1.5×). */
+  reloadBaseIntervalMs?: number;
+  /** Monotonic milliseconds, for that wait. */
+  monotonicMs?: () => number;
+  /** Told of every rebuild after a trap: "ok", or "failed" (the failed VM keeps passing streams). */
+  onVmReload?: (result: "ok" | "failed") => void;
 }
 
 const LEVELS: Record<number, "debug" | "info" | "warn" | "error"> = {
@@ -29,11 +49,15 @@ const LEVELS: Record<number, "debug" | "info" | "warn" | "error"> = {
 export class FilterPool {
   readonly shared = new SharedData();
   readonly metrics = new Metrics();
+  readonly failurePolicy: FailurePolicy;
   private vms = new Map<string, PluginVm>();
+  private readonly backoffs = new Map<string, ReloadBackoff>();
   private config = "";
   private warnedFull = false;
 
-  constructor(private readonly options: FilterPoolOptions) {}
+  constructor(private readonly options: FilterPoolOptions) {
+    this.failurePolicy = options.failurePolicy ?? "fail-reload";
+  }
 
   /**
    * Validates `config` by starting the default locality's VM on it, then switches to it.
@@ -53,6 +77,7 @@ export class FilterPool {
   vmFor(locality: Locality | undefined): PluginVm {
     const key = localityKey(locality ?? this.options.locality);
     const found = this.vms.get(key);
+    if (found?.failure && this.failurePolicy === "fail-reload") return this.rebuild(key, locality ?? this.options.locality, found);
     if (found) return found;
     if (this.vms.size >= MAX_LOCALITIES) {
       if (!this.warnedFull) this.options.logger.log("warn", "too many proxy localities; the rest use the sidecar's own", { max: MAX_LOCALITIES });
@@ -85,10 +110,32 @@ export class FilterPool {
   }
 
   close(): void {
-    for (const vm of this.vms.values()) {
-      vm.stopTimers();
-      if (!vm.failure) vm.shutdown();
+    for (const vm of this.vms.values()) vm.shutdown();
+  }
+
+  /** A failed VM's replacement, when the backoff allows one now; else the failed VM (it passes streams). */
+  private rebuild(key: string, l: Locality, failed: PluginVm): PluginVm {
+    let backoff = this.backoffs.get(key);
+    if (!backoff) {
+      // The first rebuild after a trap happens at once; later ones wait out the backoff.
+      backoff = new ReloadBackoff(this.options.reloadBaseIntervalMs ?? RELOAD_BASE_INTERVAL_MS, this.options.monotonicMs ?? (() => performance.now()), undefined, -Infinity);
+      this.backoffs.set(key, backoff);
     }
+    if (!backoff.due()) return failed;
+    const trap = failed.failure!.message;
+    let fresh: PluginVm;
+    try {
+      fresh = this.start(this.config, l);
+    } catch (e) {
+      this.options.onVmReload?.("failed");
+      this.options.logger.log("error", "filter VM trapped and could not be rebuilt; requests pass through untouched", { locality: key, trap, error: (e as Error).message });
+      return failed;
+    }
+    this.vms.set(key, fresh);
+    failed.dispose(); // after the fresh VM holds the vm_id: the health state stays
+    this.options.onVmReload?.("ok");
+    this.options.logger.log("warn", "filter VM trapped and was rebuilt; the requests it held passed through untouched", { locality: key, trap });
+    return fresh;
   }
 
   private start(config: string, l: Locality): PluginVm {
@@ -105,6 +152,8 @@ export class FilterPool {
         xds: { node: { locality: { region: l.region, zone: l.zone, sub_zone: l.subzone }, metadata: { CLUSTER_ID: l.cluster } } },
       },
       logger: (level, message) => this.options.logger.log(LEVELS[level], message, { locality: key }),
+      // CHECK_FAIL's open result for the streams a trap catches, unless failing closed.
+      failOpen: this.failurePolicy !== "fail-closed",
     });
     try {
       vm.start();

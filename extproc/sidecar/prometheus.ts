@@ -44,6 +44,7 @@ export class SidecarMetrics {
   readonly errors = new client.Counter({ name: "failover_sidecar_errors_total", help: "streams ended with an error, by kind", labelNames: ["kind"], registers: [this.registry] });
   readonly localReplies = new client.Counter({ name: "failover_sidecar_local_replies_total", help: "requests answered by the filter itself (ImmediateResponse)", registers: [this.registry] });
   readonly reloads = new client.Counter({ name: "failover_sidecar_policy_reloads_total", help: "policy reloads by result", labelNames: ["result"], registers: [this.registry] });
+  readonly vmReloads = new client.Counter({ name: "failover_sidecar_vm_reloads_total", help: "filter VMs rebuilt after a trap (--failure-policy fail-reload), by result", labelNames: ["result"], registers: [this.registry] });
   readonly decisionSeconds = new client.Histogram({
     name: "failover_sidecar_decision_seconds",
     help: "time the filter takes on request headers (the routing decision)",

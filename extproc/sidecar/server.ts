@@ -6,7 +6,7 @@ import { unwatchFile, watchFile } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { ConfigurationError, loadModule } from "../host/index.js";
+import { ConfigurationError, type FailurePolicy, loadModule } from "../host/index.js";
 import { adminServer } from "./admin.js";
 import { FilterPool } from "./filter-pool.js";
 import { type Logger, jsonLogger } from "./logger.js";
@@ -48,6 +48,8 @@ export interface SidecarOptions {
    */
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
+  /** What a filter trap costs (default fail-reload: the stream passes, the VM is rebuilt). */
+  failurePolicy?: FailurePolicy;
   logger?: Logger;
 }
 
@@ -76,7 +78,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const logger = options.logger ?? jsonLogger();
   const metrics = new SidecarMetrics();
   const locality: Locality = { region: "", zone: "", subzone: "", cluster: "", ...options.locality };
-  const pool = new FilterPool({ module: await loadModule(options.modulePath), logger, locality, clock: options.clock, timers: options.timers });
+  const pool = new FilterPool({
+    module: await loadModule(options.modulePath), logger, locality, clock: options.clock, timers: options.timers,
+    failurePolicy: options.failurePolicy, onVmReload: (result) => metrics.vmReloads.inc({ result }),
+  });
   pool.configure(options.policy); // a bad policy at start-up is fatal: the caller reports it
   let current = options.policy;
   const maxStreams = options.maxStreams ?? DEFAULTS.maxStreams;
