@@ -135,6 +135,35 @@ describe("properties", () => {
   });
 });
 
+describe("properties that are messages in Envoy (context.cc getProperty / serializeValue)", () => {
+  const node = { xds: { node: { locality: { region: "r", zone: "z" }, metadata: { CLUSTER_ID: "c1", W: 2 } } } };
+  const pairs = (entries: [string, Uint8Array][]) => Buffer.from(PluginVm.encodePairs(entries.map(([name, value]) => ({ name, value })))).toString("hex");
+
+  it("serializes a message as protobuf bytes and a Struct as pairs", () => {
+    const { vm } = startVm(PROBE_WASM, { properties: node });
+    const { results } = probe(vm, ["property-hex:xds.node.locality", "property-hex:xds.node.metadata", "property-hex:xds.node.metadata.W"]);
+    // Locality: region = field 1, zone = field 2 (envoy/config/core/v3/base.proto).
+    expect(results[0]).toBe("hex:0a017212017a");
+    expect(results[1]).toBe(`hex:${pairs([["CLUSTER_ID", Buffer.from("c1")], ["W", Buffer.from(new Float64Array([2]).buffer)]])}`);
+    // A Struct number is a double, whatever its value.
+    expect(results[2]).toBe(`hex:${Buffer.from(new Float64Array([2]).buffer).toString("hex")}`);
+    // Node: metadata = field 3 (a Struct: map entries key 1 / Value 2, string_value 3,
+    // number_value 2), locality = field 4. Map entries come in the order given; Envoy's protobuf
+    // leaves map order unspecified.
+    const struct = "0a12" + "0a0a" + Buffer.from("CLUSTER_ID").toString("hex") + "1204" + "1a026331" + "0a0e" + "0a0157" + "1209" + "110000000000000040";
+    expect(probe(vm, ["property-hex:xds.node"]).results[0]).toBe(`hex:1a24${struct}22060a017212017a`);
+  });
+
+  it("reads a field the message leaves unset as its default, an unknown field or a missing key as NotFound", () => {
+    const { vm } = startVm(PROBE_WASM, { properties: node });
+    const { results } = probe(vm, [
+      "property:xds.node.locality.sub_zone", "property:xds.node.id", "property-code:xds.node.no_such_field",
+      "property-code:xds.node.metadata.MISSING", "property-code:request",
+    ], [], { request: { path: "/" } });
+    expect(results).toEqual(["", "", RESULT(WasmResult.NotFound), RESULT(WasmResult.NotFound), RESULT(WasmResult.SerializationFailure)]);
+  });
+});
+
 describe("start-up (cpp-host WasmBase::startVm restricted callbacks)", () => {
   it("traps a host call other than proxy_log or WASI during _initialize", () => {
     const mod = testModule(

@@ -103,8 +103,9 @@ describe("properties", () => {
       "property:xds.node.locality.region", "property:xds.node.metadata.CLUSTER_ID", "property:source.address",
       "property-int:source.port", "property:absent.thing", "property-size:xds.node.locality",
     ], [], { source: { address: "10.0.0.1:5000", port: 5000 } });
-    // A whole message is not served as a leaf: SerializationFailure reads as missing in the probe.
-    expect(results).toEqual(["region-1", "cluster-1", "10.0.0.1:5000", "5000", "<missing>", "<missing>"]);
+    // A whole message is served as Envoy serializes it, protobuf: Locality{region, zone} is
+    // 2 + 8 + 2 + 6 bytes (host-envoy.test.ts checks the bytes).
+    expect(results).toEqual(["region-1", "cluster-1", "10.0.0.1:5000", "5000", "<missing>", "18"]);
   });
 
   it("gives on_log the final response code and flags", () => {

@@ -4,10 +4,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ADDED_AFTER_PIN, wasiFunctions } from "../extproc/host/wasi.js";
 import { FAILOVER_WASM, PROBE_WASM, Signature, root, signatures } from "./support/wasm.js";
 
 interface Reference {
   source: string;
+  extra: { wasi_added_after_pin: { functions: Record<string, Signature> } };
   imports: Record<string, Record<string, Signature>>;
   exports: {
     required: string[];
@@ -81,5 +83,14 @@ describe.each([["failover", FAILOVER_WASM], ["probe fixture", PROBE_WASM]])("lin
     const start = envoy.exports.startup.find((s) => exports.has(s.name));
     expect(start, "one of _initialize / _start").toBeDefined();
     expect(exports.get(start!.name)?.sig).toEqual({ params: start!.signature.params, results: start!.signature.results });
+  });
+});
+
+describe("link check: the host's WASI set", () => {
+  it("provides exactly the WASI functions cpp-host registers at Envoy's pin, none added after it", () => {
+    const host = wasiFunctions({ read: () => undefined, writeU32: () => false, writeU64: () => false, log: () => {}, realtime: () => 0n, monotonic: () => 0n });
+    expect(Object.keys(host).sort()).toEqual(Object.keys(envoy.imports.wasi_snapshot_preview1).sort());
+    expect([...ADDED_AFTER_PIN].sort()).toEqual(Object.keys(envoy.extra.wasi_added_after_pin.functions).sort());
+    for (const name of ADDED_AFTER_PIN) expect(host).not.toHaveProperty(name);
   });
 });

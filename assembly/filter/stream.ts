@@ -5,7 +5,7 @@
 
 import {
   HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
-  nowNanos, removeHeader, replaceHeader, addHeader,
+  nowNanos, removeHeader, replaceHeader, addHeader, getHeaders,
 } from "../abi";
 import { asciiLower } from "../text";
 import { Outcome } from "../health/record";
@@ -133,8 +133,11 @@ export class FailoverStream extends HttpContext {
       return v === null ? "" : v!;
     }
     if (a.kind == AffinityKind.Cookie) {
-      const cookies = getHeader(M, "cookie");
-      const v = cookies === null ? "" : cookieValue(cookies!, a.cookieName);
+      // Every cookie header: an HTTP/1.1 client may send several, and Envoy's HTTP/1 codec keeps
+      // them apart (only its HTTP/2 codec joins crumbs into one).
+      const all = getHeaders(M);
+      let v = "";
+      for (let i = 0; i < all.length && v.length == 0; i++) if (all[i].name == "cookie") v = cookieValue(all[i].value, a.cookieName);
       if (v.length > 0) return v;
       // First visit: issue an opaque session id; the cluster follows from it, not the reverse,
       // so a client cannot name a cluster through the cookie.

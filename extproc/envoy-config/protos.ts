@@ -52,6 +52,15 @@ export function envoyTypes(): EnvoyTypes {
   return loaded;
 }
 
+/** Just `files` and what they import (the host's property types load a few, not all). */
+export function loadProtoFiles(files: string[]): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => locate(target) ?? target;
+  root.loadSync(files, { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
 /** A message type by its full name (no leading dot), or undefined. */
 export function messageType(name: string): protobuf.Type | undefined {
   const found = envoyTypes().root.lookup(name);

@@ -3,6 +3,7 @@
 // source.address, xds.cluster_name, response.code, response.flags, ...) as a nested object.
 
 import { WasmResult } from "./abi.js";
+import { type Typed, messageTypeAt, serializeTyped, step } from "./property-types.js";
 
 /** A leaf value and its Envoy serialization: */
 export type PropertyLeaf =
@@ -40,15 +41,26 @@ export interface PropertyLookup {
 export function lookupProperty(path: string[], ...layers: (PropertyTree | undefined)[]): PropertyLookup {
   for (const layer of layers) {
     let cur: PropertyLeaf | PropertyTree | undefined = layer;
-    for (const seg of path) {
-      if (!isTree(cur)) { cur = undefined; break; }
-      cur = cur[seg];
+    let typed: Typed | undefined; // inside one of Envoy's messages (property-types.ts)
+    for (let i = 0; i < path.length && cur !== undefined; i++) {
+      if (typed) {
+        typed = step(typed, path[i]);
+        if (!typed) cur = undefined;
+        continue;
+      }
+      cur = isTree(cur) ? cur[path[i]] : undefined;
+      const type = isTree(cur) ? messageTypeAt(path, i + 1) : undefined;
+      if (type) typed = { kind: "message", type, value: cur as Record<string, unknown> };
     }
     if (cur === undefined) continue;
+    if (typed) {
+      const value = serializeTyped(typed);
+      return value ? { result: WasmResult.Ok, value } : { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} has no serialization` };
+    }
     if (isTree(cur)) {
-      // Envoy serializes whole messages/maps (e.g. `node`) as protobuf; this host serves leaves
-      // only and says so rather than inventing an encoding.
-      return { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} is a message; read one of its fields` };
+      // Envoy's own attribute maps (request, response, xds, ...) cannot list their keys, so
+      // Envoy answers SerializationFailure for them as a whole.
+      return { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} is a map Envoy does not serialize; read one of its fields` };
     }
     return { result: WasmResult.Ok, value: serializeLeaf(cur) };
   }
