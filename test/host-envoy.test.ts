@@ -9,7 +9,7 @@ import {
   HeadersStatus, HttpStream, LinkError, LogLevel, MetricType, PluginVm, SharedData,
   TrailersStatus, WasmResult, WasmTrapError,
 } from "../extproc/host/index.js";
-import { importFn, testModule } from "./support/modules.js";
+import { importFn, testModule } from "./support/wasm-modules.js";
 import { config, probe } from "./support/probe.js";
 import { PROBE_WASM, compiled, startVm } from "./support/wasm.js";
 
