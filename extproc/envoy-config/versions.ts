@@ -62,7 +62,7 @@ export const FEATURES: readonly Feature[] = [
   {
     id: "internal-address-strip", what: "Envoy strips x-envoy-* retry and timeout headers from external clients before the filters", envoy: "1.33",
     below: "private (RFC 1918) and loopback clients count as internal and their x-envoy-* headers are honoured; the early header mutation removes the owned ones anyway",
-    source: "Envoy changelog 1.33.0 (internal_address_config no longer defaults to private ranges); docs/root/configuration/http/http_conn_man/headers.rst",
+    source: "CVE-2024-45806: without internal_address_config Envoy trusted RFC 1918 addresses unless the runtime guard envoy.reloadable_features.explicit_internal_address_config is true (source/extensions/filters/network/http_connection_manager/config.cc createInternalAddressConfig); the guard defaults to true from 1.33 and is removed in 1.36 (changelogs/1.36.0.yaml); Istio's ISTIO-SECURITY-2024-006",
   },
   {
     id: "eg-ext-proc-mutation", what: "Envoy Gateway's ext_proc: no mutation_rules and no route_cache_action are emitted", envoyGateway: "none, to v1.9",
@@ -76,7 +76,7 @@ export const FEATURES: readonly Feature[] = [
   },
   {
     id: "istio-target-refs", what: "targetRefs on WasmPlugin and AuthorizationPolicy (binding them to a waypoint)", istio: "1.22",
-    below: "a waypoint cannot be targeted", source: "istio/api extensions/v1alpha1/wasm.proto and security/v1beta1/authorization_policy.proto (targetRefs)",
+    below: "a waypoint cannot be targeted", source: "istio/api security/v1beta1/authorization_policy.proto and extensions/v1alpha1/wasm.proto: target_refs @ tag 1.22.0 (628d0981), absent @ 1.21.0",
   },
   {
     id: "composite-cluster", what: "composite cluster (retry attempt n to child n): not used, aggregates cover retries across clusters",
