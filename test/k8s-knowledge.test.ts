@@ -1,12 +1,12 @@
 // The validator's knowledge of each Kubernetes kind, checked against the real thing: the Istio,
 // Gateway API and Envoy Gateway field trees it ships against the projects' CRDs in shared/crds
 // (a field the product knows and the CRD lacks, one the CRD has and the product does not, or a
-// type, enum, required list or limit that disagrees fails), and the core kinds against the
-// Kubernetes models of @kubernetes/client-node, which they are read from.
+// type, enum, required list or limit that disagrees fails), and the core kinds' tree against the
+// Kubernetes models of @kubernetes/client-node, which it is made from.
 import { describe, expect, it } from "vitest";
 import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
-import { CORE_KINDS, coreSchema } from "../extproc/envoy-config/k8s-core-schema.js";
-import { KnownKinds, SHIPPED } from "../extproc/envoy-config/k8s-knowledge.js";
+import { CORE_KINDS, coreSchemaFile } from "../extproc/envoy-config/k8s-core-schema.js";
+import { CORE, KnownKinds, SHIPPED } from "../extproc/envoy-config/k8s-knowledge.js";
 import type { FieldSchema } from "../extproc/envoy-config/k8s-schema.js";
 import { crdVersions, differences } from "./support/k8s-crds.js";
 
@@ -58,6 +58,7 @@ describe("the shipped field trees", () => {
 
   it("name where each is from, and PrometheusRule's is prometheus-operator's published CRD", () => {
     expect(SHIPPED.map((f) => f.source)).toEqual([
+      expect.stringMatching(/^@kubernetes\/client-node \d+\.\d+\.\d+ models/),
       expect.stringMatching(/^istio\/api .* @ b8f8791d/),
       expect.stringMatching(/^envoyproxy\/gateway .* @ d32f2829/),
       expect.stringMatching(/^envoyproxy\/gateway .* @ d32f2829/),
@@ -74,30 +75,36 @@ describe("the shipped field trees", () => {
 describe("the core kinds", () => {
   const table = models as unknown as Record<string, { attributeTypeMap: { baseName: string; type: string }[] }>;
 
+  it("are what scripts/k8s-schemas.mjs --core makes from the installed @kubernetes/client-node", () => {
+    expect(CORE).toEqual(coreSchemaFile());
+  });
+
   it("know exactly the fields of Kubernetes' models, with their types", () => {
     const found: string[] = [];
-    for (const [kind, [, model]] of Object.entries(CORE_KINDS)) {
-      const { $defs } = coreSchema(model);
-      for (const [name, def] of Object.entries($defs!)) {
-        const fields = table[name].attributeTypeMap;
-        const mine = Object.keys(def.properties!);
-        if (JSON.stringify(mine) !== JSON.stringify(fields.map((f) => f.baseName))) found.push(`${kind}: ${name} has ${mine.join(",")}`);
-        for (const f of fields) {
-          const s = def.properties![f.baseName];
-          const want = /^Array</.test(f.type) ? "array" : /^\{/.test(f.type) ? "object" : f.type === "boolean" ? "boolean" : f.type === "number" ? /integer|number/ : null;
-          const have = s.type ?? (s.$ref ? "ref" : s["x-kubernetes-int-or-string"] ? "int-or-string" : "any");
-          if (want && !(typeof want === "string" ? have === want : want.test(have))) found.push(`${name}.${f.baseName}: ${have} for ${f.type}`);
-        }
+    const defs = CORE.defs!;
+    for (const [kind, [apiVersion, model]] of Object.entries(CORE_KINDS)) {
+      const entry = CORE.kinds.find((k) => k.kind === kind)!;
+      expect([entry.group ? `${entry.group}/${entry.versions[0]}` : entry.versions[0], entry.schema]).toEqual([apiVersion, { $ref: `#/$defs/${model}` }]);
+    }
+    for (const [name, def] of Object.entries(defs)) {
+      const fields = table[name].attributeTypeMap;
+      const mine = Object.keys(def.properties!);
+      if (JSON.stringify(mine) !== JSON.stringify(fields.map((f) => f.baseName))) found.push(`${name} has ${mine.join(",")}`);
+      for (const f of fields) {
+        const s = def.properties![f.baseName];
+        const want = /^Array</.test(f.type) ? "array" : /^\{/.test(f.type) ? "object" : f.type === "boolean" ? "boolean" : f.type === "number" ? /integer|number/ : null;
+        const have = s.type ?? (s.$ref ? "ref" : s["x-kubernetes-int-or-string"] ? "int-or-string" : "any");
+        if (want && !(typeof want === "string" ? have === want : want.test(have))) found.push(`${name}.${f.baseName}: ${have} for ${f.type}`);
+        if (s.$ref && !defs[s.$ref.replace("#/$defs/", "")]) found.push(`${name}.${f.baseName}: ${s.$ref} is not defined`);
       }
     }
     expect(found).toEqual([]);
   });
 
   it("read a Deployment's pod template down to its containers' ports", () => {
-    const { $defs } = coreSchema("V1Deployment");
-    expect($defs!.V1DeploymentSpec.properties!.replicas).toEqual({ type: "integer" });
-    expect($defs!.V1ContainerPort.properties!.containerPort).toEqual({ type: "integer" });
-    expect($defs!.V1ServicePort).toBeUndefined(); // only what a Deployment reaches
-    expect($defs!.V1ResourceRequirements.properties!.limits).toEqual({ type: "object", additionalProperties: { "x-kubernetes-int-or-string": true } });
+    const defs = CORE.defs!;
+    expect(defs.V1DeploymentSpec.properties!.replicas).toEqual({ type: "integer" });
+    expect(defs.V1ContainerPort.properties!.containerPort).toEqual({ type: "integer" });
+    expect(defs.V1ResourceRequirements.properties!.limits).toEqual({ type: "object", additionalProperties: { "x-kubernetes-int-or-string": true } });
   });
 });

@@ -1,10 +1,16 @@
 // The core Kubernetes kinds (Deployment, Service, ConfigMap, ...) as FieldSchemas, read from the
 // models of @kubernetes/client-node, the official client, which are generated from Kubernetes'
-// own OpenAPI document (its `release-1.36` models): each model's attributeTypeMap names every
+// own OpenAPI document (1.4.0's are Kubernetes 1.34's): each model's attributeTypeMap names every
 // field and its type. The models carry no `required` lists and no enums, so a core kind is
 // checked for unknown fields and wrong types; the kind checks in k8s-core.ts add what matters.
+//
+// Not used at run time: scripts/k8s-schemas.mjs writes what this reads to k8s-schemas/kubernetes.json,
+// which the validator ships, and test/k8s-knowledge.test.ts checks that file against the models.
+// So the client library (and its dependencies, some 70 MB) is a development dependency only.
 
 import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+import client from "@kubernetes/client-node/package.json" with { type: "json" };
+import type { SchemaFile } from "./k8s-knowledge.js";
 import type { FieldSchema } from "./k8s-schema.js";
 
 interface Attribute {
@@ -39,6 +45,19 @@ export const CORE_KINDS: Record<string, [string, string]> = {
 const QUANTITIES = new Set(["V1ResourceRequirements.limits", "V1ResourceRequirements.requests", "V1VolumeResourceRequirements.limits", "V1VolumeResourceRequirements.requests", "V1EmptyDirVolumeSource.sizeLimit", "V1PodSpec.overhead"]);
 
 const table = models as unknown as Record<string, { attributeTypeMap?: Attribute[] } | undefined>;
+
+/** Every core kind, with the models they reach as the file's shared definitions. */
+export function coreSchemaFile(): SchemaFile {
+  const defs: Record<string, FieldSchema> = {};
+  const kinds = Object.entries(CORE_KINDS).map(([kind, [apiVersion, model]]) => {
+    Object.assign(defs, coreSchema(model).$defs);
+    const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+    return { group, kind, versions: [version], schema: { $ref: `#/$defs/${model}` } };
+  });
+  Object.assign(defs, coreSchema("V1ObjectMeta").$defs);
+  const sorted = Object.fromEntries(Object.keys(defs).sort().map((k) => [k, defs[k]]));
+  return { source: `@kubernetes/client-node ${client.version} models (Kubernetes' OpenAPI)`, defs: sorted, kinds };
+}
 
 /** A model and every model it reaches, as one schema whose root is the model. */
 export function coreSchema(model: string): FieldSchema {

@@ -1,16 +1,16 @@
-// Which kinds the validator knows, in which API versions, and the schema of each: the core kinds
-// from @kubernetes/client-node's models (k8s-core-schema.ts), Istio, Gateway API, Envoy Gateway
-// and prometheus-operator kinds from the field trees the project ships (k8s-schemas/, made from
-// each project's published CRDs; their sources are named in each file), and, with `--crds DIR`,
-// the user's own CRD files, which take precedence for the kinds and versions they define.
+// Which kinds the validator knows, in which API versions, and the schema of each: the field trees
+// the project ships (k8s-schemas/: the core kinds from @kubernetes/client-node's models, see
+// k8s-core-schema.ts; Istio, Gateway API, Envoy Gateway and prometheus-operator kinds from each
+// project's published CRDs; each file names its source) and, with `--crds DIR`, the user's own
+// CRD files, which take precedence for the kinds and versions they define.
 
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import envoyGateway from "./k8s-schemas/envoy-gateway.json" with { type: "json" };
 import gatewayApi from "./k8s-schemas/gateway-api.json" with { type: "json" };
 import istio from "./k8s-schemas/istio.json" with { type: "json" };
+import kubernetes from "./k8s-schemas/kubernetes.json" with { type: "json" };
 import prometheusOperator from "./k8s-schemas/prometheus-operator.json" with { type: "json" };
-import { CORE_KINDS, coreSchema } from "./k8s-core-schema.js";
 import { type FieldSchema, SchemaChecker, fieldSchema } from "./k8s-schema.js";
 import { parseDocuments } from "./source.js";
 import { isObject } from "./values.js";
@@ -18,10 +18,15 @@ import { isObject } from "./values.js";
 /** A shipped file of field trees (see scripts/k8s-schemas.mjs). */
 export interface SchemaFile {
   readonly source: string;
+  /** Definitions the kinds' schemas refer to (`#/$defs/Name`). */
+  readonly defs?: Record<string, FieldSchema>;
+  /** `group` is "" for the core group (apiVersion v1). */
   readonly kinds: readonly { group: string; kind: string; versions: string[]; schema: unknown }[];
 }
 
-export const SHIPPED: readonly SchemaFile[] = [istio, gatewayApi, envoyGateway, prometheusOperator] as SchemaFile[];
+/** The core kinds, whose definitions include ObjectMeta, which every kind's metadata is. */
+export const CORE: SchemaFile = kubernetes as SchemaFile;
+export const SHIPPED: readonly SchemaFile[] = [CORE, istio, gatewayApi, envoyGateway, prometheusOperator] as SchemaFile[];
 
 export interface KnownKind {
   readonly apiVersion: string;
@@ -37,10 +42,13 @@ export class KnownKinds {
   /** What the validator ships. */
   static builtIn(): KnownKinds {
     const known = new KnownKinds();
-    for (const [kind, [apiVersion, model]] of Object.entries(CORE_KINDS)) {
-      known.add({ apiVersion, kind, source: `@kubernetes/client-node model ${model}`, checker: new SchemaChecker(coreSchema(model)) });
+    for (const k of CORE.kinds) {
+      for (const v of k.versions) {
+        const schema = k.schema as FieldSchema;
+        known.add({ apiVersion: k.group ? `${k.group}/${v}` : v, kind: k.kind, source: CORE.source, checker: new SchemaChecker({ ...schema, $defs: reachable(CORE.defs!, schema) }) });
+      }
     }
-    for (const file of SHIPPED) {
+    for (const file of SHIPPED.filter((f) => f !== CORE)) {
       for (const k of file.kinds) for (const v of k.versions) known.add(crdKind(`${k.group}/${v}`, k.kind, k.schema as FieldSchema, file.source));
     }
     return known;
@@ -116,10 +124,27 @@ export function knownKinds(crdsDir?: string): { known: KnownKinds; problems: str
  * top (Istio's CRDs do not list them), and metadata is Kubernetes' ObjectMeta (a CRD leaves it open).
  */
 function crdKind(apiVersion: string, kind: string, schema: FieldSchema, source: string): KnownKind {
-  const meta = coreSchema("V1ObjectMeta");
-  const properties = { ...schema.properties, apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { $ref: meta.$ref } } as const;
-  const withMeta: FieldSchema = { ...schema, properties, $defs: meta.$defs };
+  const meta: FieldSchema = { $ref: "#/$defs/V1ObjectMeta" };
+  const properties = { ...schema.properties, apiVersion: { type: "string" }, kind: { type: "string" }, metadata: meta } as const;
+  const withMeta: FieldSchema = { ...schema, properties, $defs: reachable(CORE.defs!, meta) };
   return { apiVersion, kind, source, checker: new SchemaChecker(withMeta) };
+}
+
+/** The definitions `schema` refers to, directly or through others. */
+function reachable(defs: Record<string, FieldSchema>, schema: FieldSchema): Record<string, FieldSchema> {
+  const out: Record<string, FieldSchema> = {};
+  const visit = (s: unknown): void => {
+    if (Array.isArray(s)) return s.forEach(visit);
+    if (!isObject(s)) return;
+    const name = typeof s.$ref === "string" ? s.$ref.replace("#/$defs/", "") : undefined;
+    if (name && !out[name] && defs[name]) {
+      out[name] = defs[name];
+      visit(defs[name]);
+    }
+    for (const v of Object.values(s)) visit(v);
+  };
+  visit(schema);
+  return out;
 }
 
 function listFiles(dir: string): string[] {
