@@ -410,4 +410,18 @@ spec:
     ]);
     expect(known.addCrds(join(dir, "nothing-here"))).toEqual([expect.stringMatching(/nothing-here: ENOENT$/)]);
   });
+
+  it("runs promtool on a PrometheusRule's groups: an expression that does not parse, a template that does not close", async () => {
+    const ok = await validateChanged("monitoring/prometheus-rule.yaml", () => {});
+    expect(ok.findings).toEqual([]);
+    const report = await validateChanged("monitoring/prometheus-rule.yaml", ([rule]) => {
+      const [first, second] = rule.spec.groups[0].rules;
+      first.expr = first.expr.replace("[5m])", "[5m]");
+      second.annotations.summary = "{{ $labels.failover_cluster ";
+    });
+    expect(errors(report)).toEqual([
+      expect.stringMatching(/^PrometheusRule failover\/envoy-failover: spec\.groups\[0\]\.rules\[0\]\.expr: promtool: could not parse expression: .*unclosed left parenthesis$/),
+      expect.stringMatching(/^PrometheusRule failover\/envoy-failover: spec\.groups\[0\]\.rules\[1\]\.annotations\.summary: promtool: annotation "summary": template: .*unclosed action$/),
+    ]);
+  });
 });

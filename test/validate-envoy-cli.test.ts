@@ -9,8 +9,8 @@ import { envoyDirFiles } from "./support/envoy-config.js";
 import { crdsDir } from "./support/k8s-crds.js";
 import { root } from "./support/wasm.js";
 
-function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), "validate-envoy", ...args], { cwd: root, encoding: "utf8", input });
+function cli(args: string[], input?: string, env?: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), "validate-envoy", ...args], { cwd: root, encoding: "utf8", input, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -82,5 +82,11 @@ describe("failover validate-envoy", () => {
     const missing = cli(["--crds", join(root, "no-such-dir"), "-"], widget);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^validate-envoy: --crds .*no-such-dir: ENOENT\n$/);
+  });
+
+  it("says so, as a warning, when promtool is not there to check a PrometheusRule's expressions", () => {
+    const r = cli(["monitoring/prometheus-rule.yaml"], undefined, { PATH: "" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^monitoring\/prometheus-rule\.yaml:\d+:\d+: warning: PrometheusRule failover\/envoy-failover: spec\.groups: rule expressions not checked: promtool is not on PATH/);
   });
 });

@@ -8,6 +8,7 @@
 import { checkConfigMap, checkDeployment, checkService } from "./k8s-core.js";
 import { checkEnvoyExtensionPolicy, checkHttpRoute, checkReferenceGrant } from "./k8s-gateway.js";
 import { checkDestinationRule, checkEnvoyFilter, checkVirtualService, checkWasmPlugin } from "./k8s-istio.js";
+import { checkPrometheusRule } from "./k8s-prometheus.js";
 import { Issues } from "./issues.js";
 import type { KnownKinds } from "./k8s-knowledge.js";
 import { checkBootstrapOverrideFile, checkEnvoyProxy } from "./bootstrap-fragment.js";
@@ -36,6 +37,7 @@ export function checkResources(resources: Resource[], known: KnownKinds): Resour
     if (r.kind === "ReferenceGrant") checkReferenceGrant(r);
     if (r.kind === "ConfigMap") checkBootstrapOverrideFile(r);
     if (r.kind === "EnvoyProxy") checkEnvoyProxy(r);
+    if (r.kind === "PrometheusRule") checkPrometheusRule(r);
   }
   for (const r of checked) checkSchema(r, known);
   return policies;
