@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes the FieldSchemas the validator ships (extproc/envoy-config/k8s-schemas/), for a project's CRDs:
 //   node scripts/k8s-schemas.mjs OUT.json "where the CRDs are from (repo path @ commit)" CRD.yaml...
-// or for the core kinds, from @kubernetes/client-node's models (see k8s-core-schema.ts):
+// or for the core kinds, from @kubernetes/client-node's models (see k8s-core-schema.mjs):
 //   node scripts/k8s-schemas.mjs OUT.json --core
 // Each served version of each CRD becomes a field tree (fieldSchema in k8s-schema.ts: fields, types,
 // enums, required members and value limits; no descriptions, defaults or CEL rules); versions with
@@ -17,7 +17,7 @@ if (!out || !source || (!files.length && source !== "--core")) {
 }
 await build();
 if (source === "--core") {
-  const { coreSchemaFile } = await import("../dist/envoy-config/k8s-core-schema.js");
+  const { coreSchemaFile } = await import("./k8s-core-schema.mjs");
   const file = coreSchemaFile();
   const defs = Object.entries(file.defs).map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
   const kinds = file.kinds.map((k) => `    ${JSON.stringify(k)}`);

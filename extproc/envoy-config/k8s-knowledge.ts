@@ -1,8 +1,8 @@
 // Which kinds the validator knows, in which API versions, and the schema of each: the field trees
 // the project ships (k8s-schemas/: the core kinds from @kubernetes/client-node's models, see
-// k8s-core-schema.ts; Istio, Gateway API, Envoy Gateway and prometheus-operator kinds from each
-// project's published CRDs; each file names its source) and, with `--crds DIR`, the user's own
-// CRD files, which take precedence for the kinds and versions they define.
+// scripts/k8s-core-schema.mjs; Istio, Gateway API, Envoy Gateway and prometheus-operator kinds
+// from each project's published CRDs; each file names its source) and, with `--crds DIR`, the
+// user's own CRD files, which take precedence for the kinds and versions they define.
 
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -1,0 +1,74 @@
+// The core Kubernetes kinds (Deployment, Service, ConfigMap, ...) as one file of FieldSchemas
+// (see extproc/envoy-config/k8s-schema.ts), read from the models of @kubernetes/client-node, the
+// official client, which are generated from Kubernetes' own OpenAPI document (client 1.4.0's are
+// Kubernetes 1.34's): each model's attributeTypeMap names every field and its type. The models
+// carry no `required` lists and no enums, so a core kind is checked for unknown fields and wrong
+// types; the kind checks in k8s-core.ts add what matters.
+//
+// For scripts/k8s-schemas.mjs --core only: the validator ships what this makes
+// (k8s-schemas/kubernetes.json) and test/k8s-knowledge.test.ts checks that file against the
+// models, so the client library is a development dependency, not part of the runtime.
+import { createRequire } from "node:module";
+import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+
+const client = createRequire(import.meta.url)("@kubernetes/client-node/package.json");
+
+/** kind -> [apiVersion, the client's model]. */
+export const CORE_KINDS = {
+  Namespace: ["v1", "V1Namespace"],
+  ServiceAccount: ["v1", "V1ServiceAccount"],
+  ConfigMap: ["v1", "V1ConfigMap"],
+  Secret: ["v1", "V1Secret"],
+  Service: ["v1", "V1Service"],
+  Pod: ["v1", "V1Pod"],
+  Deployment: ["apps/v1", "V1Deployment"],
+  StatefulSet: ["apps/v1", "V1StatefulSet"],
+  DaemonSet: ["apps/v1", "V1DaemonSet"],
+  Job: ["batch/v1", "V1Job"],
+  CronJob: ["batch/v1", "V1CronJob"],
+  PodDisruptionBudget: ["policy/v1", "V1PodDisruptionBudget"],
+  HorizontalPodAutoscaler: ["autoscaling/v2", "V2HorizontalPodAutoscaler"],
+  NetworkPolicy: ["networking.k8s.io/v1", "V1NetworkPolicy"],
+  Role: ["rbac.authorization.k8s.io/v1", "V1Role"],
+  RoleBinding: ["rbac.authorization.k8s.io/v1", "V1RoleBinding"],
+  ClusterRole: ["rbac.authorization.k8s.io/v1", "V1ClusterRole"],
+  ClusterRoleBinding: ["rbac.authorization.k8s.io/v1", "V1ClusterRoleBinding"],
+};
+
+/** resource.Quantity is an int-or-string in the API ("cpu: 1" is fine); the models type it string. */
+export const QUANTITIES = new Set(["V1ResourceRequirements.limits", "V1ResourceRequirements.requests", "V1VolumeResourceRequirements.limits", "V1VolumeResourceRequirements.requests", "V1EmptyDirVolumeSource.sizeLimit", "V1PodSpec.overhead"]);
+
+/** Every core kind, with the models they reach (and ObjectMeta, for every kind's metadata) as shared definitions. */
+export function coreSchemaFile() {
+  const defs = {};
+  const define = (name) => {
+    if (defs[name]) return;
+    const attributes = models[name]?.attributeTypeMap;
+    if (!attributes) throw new Error(`@kubernetes/client-node has no model ${name}`);
+    defs[name] = { type: "object", properties: {} };
+    for (const a of attributes) defs[name].properties[a.baseName] = fieldType(a.type, a.format, QUANTITIES.has(`${name}.${a.baseName}`), define);
+  };
+  const kinds = Object.entries(CORE_KINDS).map(([kind, [apiVersion, model]]) => {
+    define(model);
+    const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+    return { group, kind, versions: [version], schema: { $ref: `#/$defs/${model}` } };
+  });
+  define("V1ObjectMeta");
+  const sorted = Object.fromEntries(Object.keys(defs).sort().map((k) => [k, defs[k]]));
+  return { source: `@kubernetes/client-node ${client.version} models (Kubernetes' OpenAPI)`, defs: sorted, kinds };
+}
+
+/** An attributeTypeMap type ("Array<V1Container>", "{ [key: string]: string; }", "IntOrString", ...). */
+function fieldType(type, format, quantity, define) {
+  const list = /^Array<(.+)>$/.exec(type);
+  if (list) return { type: "array", items: fieldType(list[1], format, quantity, define) };
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map) return { type: "object", additionalProperties: fieldType(map[1], format, quantity, define) };
+  if (quantity || type === "IntOrString") return { "x-kubernetes-int-or-string": true };
+  if (type === "string" || type === "Date") return { type: "string" };
+  if (type === "boolean") return { type: "boolean" };
+  if (type === "number") return { type: format === "int32" || format === "int64" ? "integer" : "number" };
+  if (type === "any") return {};
+  define(type);
+  return { $ref: `#/$defs/${type}` };
+}
