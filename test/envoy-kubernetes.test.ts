@@ -299,6 +299,17 @@ describe("every field, against its kind's schema", () => {
     ]);
   });
 
+  it("knows the core kinds' enums (Kubernetes' own, which the client's models leave out)", async () => {
+    const report = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
+      byKind(docs, "Deployment").spec.template.spec.containers[0].imagePullPolicy = "IfNotPresnt";
+      byKind(docs, "Service").spec.type = "Internal";
+    });
+    expect(errors(report)).toEqual([
+      'Deployment failover/failover-sidecar: spec.template.spec.containers[0].imagePullPolicy: "IfNotPresnt" is not one of: Always, Never, IfNotPresent',
+      'Service failover/failover-sidecar: spec.type: "Internal" is not one of: ClusterIP, NodePort, LoadBalancer, ExternalName',
+    ]);
+  });
+
   it("treats a member set to null as unset, as the API server does", async () => {
     const report = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
       byKind(docs, "Deployment").metadata.creationTimestamp = null;

@@ -3,11 +3,14 @@
 // (a field the product knows and the CRD lacks, one the CRD has and the product does not, or a
 // type, enum, required list or limit that disagrees fails), and the core kinds' tree against the
 // Kubernetes models of @kubernetes/client-node, which it is made from.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
 import { CORE, KnownKinds, SHIPPED } from "../extproc/envoy-config/k8s-knowledge.js";
 import type { FieldSchema } from "../extproc/envoy-config/k8s-schema.js";
 import { crdVersions, differences } from "./support/k8s-crds.js";
+import { root } from "./support/wasm.js";
 
 const crds = crdVersions();
 const shipped = SHIPPED.flatMap((file) => file.kinds.flatMap((k) => k.versions.map((version) => ({ ...k, version, source: file.source }))));
@@ -100,6 +103,22 @@ describe("the core kinds", () => {
     }
     expect(found).toEqual([]);
     expect(Object.keys(defs)).toContain("V1ObjectMeta");
+  });
+
+  it("take each enum value from Kubernetes: every one is named in the field's description in the client's models", () => {
+    const found: string[] = [];
+    let enums = 0;
+    for (const [name, def] of Object.entries(CORE.defs!)) {
+      for (const [field, s] of Object.entries(def.properties!)) {
+        if (!s.enum) continue;
+        enums++;
+        const dts = readFileSync(join(root, "node_modules/@kubernetes/client-node/dist/gen/models", `${name}.d.ts`), "utf8");
+        const doc = new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*'${field}'\\??:`).exec(dts)?.[1] ?? "";
+        for (const v of s.enum) if (!new RegExp(`\\b${v}\\b`).test(doc)) found.push(`${name}.${field}: ${String(v)} is not in "${doc.replace(/\s*\*\s*/g, " ").trim()}"`);
+      }
+    }
+    expect(found).toEqual([]);
+    expect(enums).toBeGreaterThanOrEqual(15);
   });
 
   it("read a Deployment's pod template down to its containers' ports", () => {

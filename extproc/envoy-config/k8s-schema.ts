@@ -113,13 +113,20 @@ export class SchemaChecker {
     this.compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false }).compile(ajvSchema(this.schema));
     const data = withoutNulls(value);
     if (this.compiled(data)) return;
+    // One finding per member: a value of the wrong type is not also reported outside the enum.
+    const reported = new Set<string>();
+    const report = (path: Segment[], message: string) => {
+      const key = JSON.stringify(path);
+      if (!reported.has(key)) issues.error(path, message);
+      reported.add(key);
+    };
     for (const e of meaningful(this.compiled.errors ?? [])) {
       const path = pointerPath(e.instancePath);
       if (e.keyword === "additionalProperties") {
         const field = String(e.params.additionalProperty);
-        issues.error([...path, field], unknownField(field, Object.keys(obj(obj(e.parentSchema).properties))));
-      } else if (e.keyword === "required") issues.error([...path, String(e.params.missingProperty)], "required");
-      else issues.error(path, describe(e));
+        report([...path, field], unknownField(field, Object.keys(obj(obj(e.parentSchema).properties))));
+      } else if (e.keyword === "required") report([...path, String(e.params.missingProperty)], "required");
+      else report(path, describe(e));
     }
   }
 }
