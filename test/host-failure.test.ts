@@ -119,6 +119,8 @@ describe("the sidecar's filter pool (FilterPool)", () => {
     const open = openStream(p.vmFor(undefined));
     const { req, s } = probe(p.vmFor(undefined), ["set:x-a=1", "trap"]);
     expect(req.failure).toBeInstanceOf(WasmTrapError);
+    // Still ready: the next request heals it (an unready sidecar would get none).
+    expect(p.failure).toBeUndefined();
     expect(req.localReply).toBeUndefined();
     expect(s.requestHeaders.has("x-a")).toBe(true); // what the module did before trapping stays, as in Envoy
     expect(open.sendResponseHeaders([[":status", "200"]], true).localReply).toBeUndefined();
@@ -142,6 +144,7 @@ describe("the sidecar's filter pool (FilterPool)", () => {
   it("fail-closed: a trap answers 503 from then on, and nothing is rebuilt", () => {
     const { p, reloads } = pool({ failurePolicy: "fail-closed" });
     expect(probe(p.vmFor(undefined), ["trap"]).req.localReply?.status).toBe(503);
+    expect(p.failure).toBeInstanceOf(WasmTrapError); // not ready until the policy is reloaded
     expect(probe(p.vmFor(undefined), []).req.localReply?.status).toBe(503);
     expect(reloads).toEqual([]);
   });

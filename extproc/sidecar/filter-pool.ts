@@ -104,7 +104,13 @@ export class FilterPool {
     return out;
   }
 
+  /**
+   * A trap that lasts until the policy is reloaded (readiness and /debug/clusters report it).
+   * Under fail-reload a trapped VM is rebuilt by the next request, so it is not reported: an
+   * unready sidecar would get no requests (Kubernetes takes it out of rotation) and never heal.
+   */
   get failure(): Error | undefined {
+    if (this.failurePolicy === "fail-reload") return undefined;
     for (const vm of this.vms.values()) if (vm.failure) return vm.failure;
     return undefined;
   }
