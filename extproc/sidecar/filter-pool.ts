@@ -68,7 +68,7 @@ export class FilterPool {
     const old = this.vms;
     this.vms = new Map([[localityKey(this.options.locality), fresh]]);
     this.config = config;
-    for (const vm of old.values()) vm.stopTimers();
+    for (const vm of old.values()) vm.dispose(); // streams in flight finish on them; the new VM holds the vm_id
   }
 
   get configured(): boolean { return this.config !== ""; }
