@@ -1,7 +1,7 @@
 // `failover status`: a running sidecar's live plan, read from its admin endpoint's
 // /debug/clusters, printed as `failover plan` prints a plan.
 import type { PublishedPlan } from "./failover-module.js";
-import { DocumentError } from "./policy-file.js";
+import { DocumentError, display } from "./policy-file.js";
 import { formatPlan } from "./plan.js";
 
 export interface SidecarStatus {
@@ -37,12 +37,12 @@ export async function fetchStatus(admin: string): Promise<SidecarStatus> {
 }
 
 export function formatStatus(admin: string, s: SidecarStatus): string {
-  let out = `sidecar ${admin}${s.policyFile ? `, policy ${s.policyFile}` : ""}\n`;
+  let out = `sidecar ${admin}${s.policyFile ? `, policy ${display(s.policyFile)}` : ""}\n`;
   if (s.failure) out += `FAILED: ${s.failure}\n`;
   if (!s.localities.length) out += "no plan published yet\n";
   for (const { locality, plan } of s.localities) {
     out += "\n" + formatPlan({
-      scenario: admin, case: `proxies in ${locality}`, description: "", split: plan.routes[0]?.split ?? {},
+      scenario: admin, case: locality === "///" ? "proxies that send no locality (the sidecar's own)" : `proxies in ${locality}`, description: "", split: plan.routes[0]?.split ?? {},
       locality: plan.locality, routes: plan.routes, clusters: plan.clusters, requests: [], warnings: [],
     });
   }

@@ -4,7 +4,7 @@
 // names, and `promtool check metrics` (Debian's prometheus package) clean on a live sidecar.
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { VERSION } from "../extproc/version.js";
 import { STATS_TAGS, type TagSpec, envoyPrometheusSeries } from "../extproc/sidecar/stats-tags.js";
 import type { Sidecar } from "../extproc/sidecar/server.js";
@@ -30,16 +30,30 @@ const request: Headers = [[":method", "GET"], [":path", "/"], [":authority", "us
 const start = sidecarHarness({ policy: JSON.stringify(policy), adminPort: 0, locality: { region: "sh", zone: "z1" } });
 const metricsText = async (s: Sidecar) => (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`)).text();
 
-/** The stats_tags of every shipped bootstrap that has them. */
+/**
+ * The stats_tags of every shipped bootstrap: the Envoy bootstraps, Istio's bootstrap override
+ * (ConfigMap custom_bootstrap.json) and Envoy Gateway's EnvoyProxy bootstrap merge.
+ */
 function shippedStatsTags(): { file: string; tags: TagSpec[] }[] {
-  return readdirSync("envoy").filter((f) => f.endsWith(".yaml")).map((f) => ({ file: f, tags: parse(readFileSync(`envoy/${f}`, "utf8"))?.stats_config?.stats_tags }))
-    .filter((b) => b.tags !== undefined);
+  const boots = readdirSync("envoy").filter((f) => f.endsWith(".yaml")).map((f) => ({ file: f, tags: parse(readFileSync(`envoy/${f}`, "utf8"))?.stats_config?.stats_tags }));
+  const docs = (f: string) => parseAllDocuments(readFileSync(f, "utf8")).map((d) => d.toJS()).filter(Boolean);
+  for (const f of ["envoy/istio/bootstrap.yaml", "envoy/istio/waypoint.yaml"]) {
+    for (const d of docs(f).filter((d: any) => d.kind === "ConfigMap" && d.data?.["custom_bootstrap.json"])) {
+      boots.push({ file: `${f} ConfigMap ${d.metadata.name}`, tags: JSON.parse(d.data["custom_bootstrap.json"]).stats_config?.stats_tags });
+    }
+  }
+  for (const d of docs("envoy/gateway/envoyproxy.yaml").filter((d: any) => d.kind === "EnvoyProxy")) {
+    boots.push({ file: "envoy/gateway/envoyproxy.yaml", tags: parse(d.spec.bootstrap.value).stats_config?.stats_tags });
+  }
+  return boots.filter((b) => b.tags !== undefined);
 }
 
 describe("filter metrics as Envoy names them", () => {
   it("every bootstrap carries the sidecar's stats_tags", () => {
     const boots = shippedStatsTags();
-    expect(boots.length).toBeGreaterThanOrEqual(9);
+    expect(boots.length).toBeGreaterThanOrEqual(11);
+    expect(boots.some((b) => b.file.startsWith("envoy/istio/"))).toBe(true);
+    expect(boots.some((b) => b.file.startsWith("envoy/gateway/"))).toBe(true);
     for (const b of boots) expect(b.tags, b.file).toEqual(STATS_TAGS);
   });
 
