@@ -14,6 +14,7 @@
 // (Envoy, Istio VirtualService) or the most specific matching rule (Gateway API HTTPRoute).
 
 import type { Issues } from "./issues.js";
+import { arr, obj, str } from "./resource.js";
 import { isObject } from "./values.js";
 
 type Obj = Record<string, unknown>;
@@ -196,25 +197,14 @@ function lower(headers: Readonly<Record<string, string>>): Record<string, string
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-function typeOf(any: Obj): string | undefined {
+/** The message type an Any names (`type.googleapis.com/x.y.Z` -> `x.y.Z`). */
+export function typeOf(any: Obj): string | undefined {
   const url = any["@type"];
   return typeof url === "string" ? url.slice(url.lastIndexOf("/") + 1) : undefined;
 }
 
-function obj(v: unknown): Obj {
-  return isObject(v) ? v : {};
-}
-
-function arr(v: unknown): Obj[] {
-  return Array.isArray(v) ? v.map(obj) : [];
-}
-
 function strs(v: unknown): string[] {
   return Array.isArray(v) ? v.map(str) : [];
-}
-
-function str(v: unknown): string {
-  return typeof v === "string" ? v : "";
 }
 
 /**

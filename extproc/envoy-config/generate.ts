@@ -121,7 +121,7 @@ export async function envoyFiles(envoyVersion = CURRENT_ENVOY): Promise<Generate
 function bootstrapHeader(role: Role, form: Form, envoyVersion: string): string[] {
   return [
     `envoy-failover: the ${role.name} role, ${form} form, for Envoy ${envoyVersion} (>= ${MIN_ENVOY} loads it, >= ${FULL_ACCURACY_ENVOY} for full accuracy;`,
-    `for Envoy 1.31 or 1.32: \`node dist/envoy-config/generate.js --envoy-version 1.32\`, see docs/running-with-envoy.md).`,
+    `for Envoy 1.31 or 1.32: \`node dist/envoy-config/generate.js --envoy-version 1.32 --out DIR\`; docs/running-with-envoy.md).`,
     `Role: ${role.about}.`,
     ...(role.name === "waypoint" ? [
       "This bootstrap models the waypoint's role over plain HTTP; a real ambient waypoint speaks HBONE and is",

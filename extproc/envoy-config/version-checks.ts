@@ -4,8 +4,9 @@
 // valid config misbehave (a retry budget on an aggregate, Envoy Gateway's ext_proc without
 // retries, Istio dropping route_cache_action).
 
+import { typeOf } from "./client-headers.js";
 import type { Issues } from "./issues.js";
-import type { Resource } from "./resource.js";
+import { type Resource, arr, obj } from "./resource.js";
 import type { Path } from "./source.js";
 import { isObject } from "./values.js";
 import { atLeast, feature } from "./versions.js";
@@ -108,17 +109,4 @@ function checkIstioRouteCacheAction(r: Resource, version: string): void {
         `Istio 1.22 and older (Envoy ${version}) drop this field silently: ${cache.below.split("; ")[1] ?? cache.below}`);
     }
   });
-}
-
-function typeOf(any: Obj): string | undefined {
-  const url = any["@type"];
-  return typeof url === "string" ? url.slice(url.lastIndexOf("/") + 1) : undefined;
-}
-
-function obj(v: unknown): Obj {
-  return isObject(v) ? v : {};
-}
-
-function arr(v: unknown): Obj[] {
-  return Array.isArray(v) ? v.map(obj) : [];
 }
