@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ClientRequest, type NoFilterOutcome, bootstrapWithoutFilters, gatewayWithoutFilters, istioWithoutFilters } from "../extproc/envoy-config/client-headers.js";
 import { ownedHeaders } from "../extproc/envoy-config/generate.js";
-import { type Doc, hcm, load } from "./support/envoy-config.js";
+import { type Doc, errors, hcm, load, validateChanged, warnings } from "./support/envoy-config.js";
 
 let owned: string[];
 beforeAll(async () => {
@@ -142,5 +142,32 @@ describe("Envoy Gateway with no filter running", () => {
   it("without the ClientTrafficPolicy the client picks the zone's Service (what the guard prevents)", () => {
     const resources = load("envoy/gateway/route.yaml").filter((d) => d.kind !== "ClientTrafficPolicy");
     expect(gatewayWithoutFilters(resources, hostile("user-zone2", "api.example.com", "/user/1")).upstream).toBe("user-zone2");
+  });
+});
+
+describe("validate-envoy warns about an Istio WasmPlugin whose proxy lets a client's owned headers through", () => {
+  it("a waypoint without the DENY AuthorizationPolicy", async () => {
+    const report = await validateChanged("envoy/istio/waypoint.yaml", (docs) => {
+      docs.splice(docs.findIndex((d) => d.kind === "AuthorizationPolicy"), 1);
+    });
+    expect(errors(report)).toEqual([]);
+    expect(warnings(report)).toEqual([
+      `WasmPlugin sample/failover: spec: when the plugin is skipped (a failed VM), a client's ${owned.join(", ")} reach the router and its routing header picks the subset: add a DENY AuthorizationPolicy on the waypoint with a request.headers[NAME] presence rule per header (envoy/istio/waypoint.yaml)`,
+    ]);
+  });
+
+  it("a waypoint whose policy misses one header", async () => {
+    const report = await validateChanged("envoy/istio/waypoint.yaml", (docs) => {
+      const ap = docs.find((d) => d.kind === "AuthorizationPolicy")!;
+      ap.spec.rules = ap.spec.rules.filter((r: Doc) => r.when[0].key !== "request.headers[x-envoy-retry-on]");
+    });
+    expect(warnings(report)).toEqual([expect.stringMatching(/^WasmPlugin sample\/failover: spec: when the plugin is skipped \(a failed VM\), a client's x-envoy-retry-on reaches the router: add a DENY/)]);
+  });
+
+  it("an ingress gateway without the stripping EnvoyFilter", async () => {
+    const report = await validateChanged("envoy/istio/ingress-gateway.yaml", (docs) => {
+      docs.splice(docs.findIndex((d) => d.kind === "EnvoyFilter"), 1);
+    });
+    expect(warnings(report)).toEqual([expect.stringMatching(/^WasmPlugin istio-system\/failover: spec: when the plugin is skipped \(a failed VM\), a client's .*x-failover-upstream reach the router and its routing header picks the subset: add an EnvoyFilter/)]);
   });
 });

@@ -14,7 +14,8 @@
 // (Envoy, Istio VirtualService) or the most specific matching rule (Gateway API HTTPRoute).
 
 import type { Issues } from "./issues.js";
-import { arr, obj, str } from "./resource.js";
+import { type ResourcePolicy, type Resource, arr, obj, str } from "./resource.js";
+import { policyNames } from "./policy.js";
 import { isObject } from "./values.js";
 
 type Obj = Record<string, unknown>;
@@ -228,3 +229,28 @@ export function checkOwnedHeadersStripped(b: Obj, owned: readonly string[], issu
 }
 
 const FAILOVER_FILTERS = ["envoy.extensions.filters.http.wasm.v3.Wasm", "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"];
+
+/**
+ * For validate-envoy: a WasmPlugin's proxy, with the plugin skipped (failStrategy FAIL_OPEN), must
+ * neither let a client's routing header choose the subset nor pass an owned header on. Checked
+ * with the resources of the same file: a waypoint (targetRefs) needs a DENY AuthorizationPolicy,
+ * a gateway (selector) an EnvoyFilter early header mutation.
+ */
+export function checkIstioOwnedHeaders(p: ResourcePolicy, resources: Resource[], owned: readonly string[]): void {
+  if (!owned.length) return;
+  const plugin = p.resource;
+  const proxy = plugin.spec.targetRefs !== undefined || plugin.spec.targetRef !== undefined ? "waypoint" : "gateway";
+  const names = policyNames(p.doc);
+  // Each header alone (a guard must cover every one), the routing header naming each cluster.
+  const values = owned.flatMap((h) => (h === names.routingHeader ? names.clusters : ["client"]).map((v) => [h, v] as const));
+  const leaked = new Set<string>();
+  for (const [h, v] of values) {
+    const out = istioWithoutFilters(resources.map((r) => r.value), proxy, { authority: "example.com", path: "/", headers: { [h]: v } });
+    if (!out.denied && out.headers[h] !== undefined) leaked.add(h);
+  }
+  if (!leaked.size) return;
+  const guard = proxy === "waypoint"
+    ? "a DENY AuthorizationPolicy on the waypoint with a request.headers[NAME] presence rule per header (envoy/istio/waypoint.yaml)"
+    : "an EnvoyFilter that merges an early header mutation removing them into the gateway's HTTP connection manager (envoy/istio/ingress-gateway.yaml)";
+  plugin.issues.warn(["spec"], `when the plugin is skipped (a failed VM), a client's ${[...leaked].sort().join(", ")} reach${leaked.size === 1 ? "es" : ""} the router${leaked.has(names.routingHeader) ? " and its routing header picks the subset" : ""}: add ${guard}`);
+}

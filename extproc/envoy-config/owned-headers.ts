@@ -7,6 +7,8 @@
 // the list has one source: the module's code.
 
 import { HeaderMap, HttpStream, LogLevel, PluginVm, type PropertyTree } from "../host/index.js";
+import { failoverModule, policyProblems } from "./policy.js";
+import { isObject } from "./values.js";
 
 /** Header names the module writes or removes on requests under `policy` (JSON text), sorted. */
 export function moduleOwnedHeaders(module: WebAssembly.Module, policy: string, sample: { authority: string; path: string }, node: PropertyTree = {}): string[] {
@@ -36,4 +38,22 @@ function watch(map: HeaderMap, names: Set<string>): void {
       return original(name, ...rest);
     };
   }
+}
+
+/**
+ * The headers the module owns under each policy (JSON `text`, parsed `doc`) it accepts; a rejected
+ * policy has its error already. A sample request matches the policy's first route.
+ */
+export async function ownedHeadersOf(policies: readonly { text: string; doc: unknown }[], node: PropertyTree): Promise<string[]> {
+  const module = await failoverModule().catch(() => undefined);
+  const owned = new Set<string>();
+  for (const p of policies) {
+    if (!module || policyProblems(module, p.text, node).length) continue;
+    const route = isObject(p.doc) && Array.isArray(p.doc.routes) && isObject(p.doc.routes[0]) ? p.doc.routes[0] : {};
+    const match = isObject(route.match) ? route.match : {};
+    const authority = typeof match.authority === "string" && match.authority !== "*" ? match.authority : "example.com";
+    const path = typeof match.pathPrefix === "string" ? match.pathPrefix : "/";
+    for (const h of moduleOwnedHeaders(module, p.text, { authority, path }, node)) owned.add(h);
+  }
+  return [...owned].sort();
 }

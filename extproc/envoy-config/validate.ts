@@ -16,8 +16,8 @@ import { Resource } from "./resource.js";
 import { checkResources } from "./resources.js";
 import { ParseError, type Path, type Segment, type SourceDocument, formatPath, parseDocuments } from "./source.js";
 import { isObject, jsonName } from "./values.js";
-import { checkOwnedHeadersStripped } from "./client-headers.js";
-import { moduleOwnedHeaders } from "./owned-headers.js";
+import { checkIstioOwnedHeaders, checkOwnedHeadersStripped } from "./client-headers.js";
+import { ownedHeadersOf } from "./owned-headers.js";
 import { checkBootstrapVersion, checkResourcesVersion } from "./version-checks.js";
 import { CURRENT_ENVOY } from "./versions.js";
 
@@ -113,6 +113,7 @@ async function validateResources(file: string, docs: SourceDocument[], known: Kn
   for (const r of resources) {
     await judgePolicies(policies.filter((p) => p.resource === r), r.issues, {});
   }
+  for (const p of policies.filter((x) => x.resource.kind === "WasmPlugin")) checkIstioOwnedHeaders(p, resources, await ownedHeadersOf([p], {}));
   const out = resources.flatMap((r) => findings(r.issues, r.doc, r.label));
   return { file, kind: "Kubernetes resources", findings: out, policies: policies.length };
 }
@@ -133,21 +134,6 @@ async function judgePolicies(policies: (FoundPolicy & { structured: boolean })[]
       issues.error(p.structured && m ? [...p.path, ...modulePath(m[1])] : p.path, `the failover module rejects the policy: ${line}`);
     }
   }
-}
-
-/** The headers the module owns under each policy it accepts (a rejected one has its error already). */
-async function ownedHeadersOf(policies: FoundPolicy[], node: PropertyTree): Promise<string[]> {
-  const module = await failoverModule().catch(() => undefined);
-  const owned = new Set<string>();
-  for (const p of policies) {
-    if (!module || policyProblems(module, p.text, node).length) continue;
-    const route = isObject(p.doc) && Array.isArray(p.doc.routes) && isObject(p.doc.routes[0]) ? p.doc.routes[0] : {};
-    const match = isObject(route.match) ? route.match : {};
-    const authority = typeof match.authority === "string" && match.authority !== "*" ? match.authority : "example.com";
-    const path = typeof match.pathPrefix === "string" ? match.pathPrefix : "/";
-    for (const h of moduleOwnedHeaders(module, p.text, { authority, path }, node)) owned.add(h);
-  }
-  return [...owned];
 }
 
 /** `routes[0].destination.weights.c9` -> ["routes", 0, "destination", "weights", "c9"]. */
