@@ -318,7 +318,7 @@ describe("every field, against its kind's schema", () => {
     expect(errors(report)).toEqual([]);
   });
 
-  it("checks the Istio and Gateway API Gateways, AuthorizationPolicy, Envoy Gateway's policies and EnvoyProxy, and PrometheusRule", async () => {
+  it("checks the Istio and Gateway API Gateways, AuthorizationPolicy, Envoy Gateway's policies, SecurityPolicy and EnvoyProxy, and PrometheusRule", async () => {
     const report = await validateYaml(`
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -357,6 +357,13 @@ spec:
   retry: { numRetries: two, retryOn: { triggers: [connect-failure, "5xx"] } }
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: { name: authz, namespace: base }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: user }]
+  authorization: { defaultAction: Deny, rule: [] }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: EnvoyProxy
 metadata: { name: proxy, namespace: envoy-gateway-system }
 spec:
@@ -378,6 +385,7 @@ spec:
       'AuthorizationPolicy sample/deny-routing-header: spec.rules[0].when[0].value: unknown field "value" (did you mean values?)',
       'ClientTrafficPolicy base/strip: spec.headers.earlyRequestHeader: unknown field "earlyRequestHeader" (did you mean earlyRequestHeaders?)',
       "BackendTrafficPolicy base/retry: spec.retry.numRetries: expected an integer, got a string",
+      'SecurityPolicy base/authz: spec.authorization.rule: unknown field "rule" (did you mean rules?)',
       'EnvoyProxy envoy-gateway-system/proxy: spec.bootstrap.vaule: unknown field "vaule" (did you mean value?)',
       'PrometheusRule monitoring/failover: spec.groups[0].rules[0].fro: unknown field "fro" (did you mean for?)',
     ]);

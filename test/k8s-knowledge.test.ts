@@ -20,11 +20,12 @@ describe("the shipped field trees", () => {
   it("agree with the CRDs, field by field, in every kind and version", () => {
     const found: string[] = [];
     const dropped: string[] = [];
+    const unmatched: string[] = [];
     let compared = 0;
     for (const k of shipped.filter((x) => SHIPPED_FROM_SHARED.some((s) => x.source.startsWith(s)))) {
       const crd = crds.find((c) => c.group === k.group && c.kind === k.kind && c.version === k.version);
       if (!crd) {
-        found.push(`${k.group}/${k.version} ${k.kind}: shipped, but no CRD in shared/crds serves it`);
+        unmatched.push(`${k.group}/${k.version} ${k.kind}`);
         continue;
       }
       found.push(...differences(k.schema as FieldSchema, crd.schema, "", dropped).map((d) => `${k.group}/${k.version} ${k.kind} ${d}`));
@@ -32,6 +33,8 @@ describe("the shipped field trees", () => {
     }
     expect(found).toEqual([]);
     expect(compared).toBe(crds.length);
+    // Envoy Gateway's other kinds, made from the same commit's CRDs; shared/crds does not hold them.
+    expect(unmatched).toEqual(["SecurityPolicy", "Backend", "EnvoyPatchPolicy", "HTTPRouteFilter"].map((k) => `gateway.envoyproxy.io/v1alpha1 ${k}`));
     // Every pattern of these CRDs compiles as a JavaScript RegExp, so none is left out.
     expect(dropped).toEqual([]);
   });
