@@ -162,6 +162,11 @@ describe("properties that are messages in Envoy (context.cc getProperty / serial
     ], [], { request: { path: "/" } });
     expect(results).toEqual(["", "", RESULT(WasmResult.NotFound), RESULT(WasmResult.NotFound), RESULT(WasmResult.SerializationFailure)]);
   });
+
+  it("always has a node, empty when nothing is known about it", () => {
+    const { vm } = startVm(PROBE_WASM);
+    expect(probe(vm, ["property:xds.node.locality.zone", "property-code:xds.node.metadata.CLUSTER_ID"]).results).toEqual(["", RESULT(WasmResult.NotFound)]);
+  });
 });
 
 describe("start-up (cpp-host WasmBase::startVm restricted callbacks)", () => {

@@ -124,11 +124,14 @@ export class PluginVm {
     this.logLevel = options.logLevel ?? LogLevel.Info;
     this.failurePolicy = resolveFailurePolicy(options.failOpen, options.failurePolicy);
     this.failOpen = options.failOpen ?? false;
+    const given = options.properties ?? {};
+    const xds = (given.xds ?? {}) as PropertyTree;
     this.properties = {
       plugin_name: options.pluginName ?? "",
       plugin_root_id: options.rootId ?? "",
       plugin_vm_id: this.vmId,
-      ...options.properties,
+      ...given,
+      xds: { ...xds, node: xds.node ?? {} }, // Envoy always has a Node (LocalInfo), maybe empty
     };
   }
 
