@@ -260,8 +260,14 @@ describe("scores", () => {
   });
 
   it("follows Istio's minHealthPercent as the panic threshold", () => {
-    const f = new Failover(two({ outlierDetection: { minHealthPercent: 0 } }, { assume: { near: { healthy: 0, total: 10 }, far: { healthy: 0, total: 10 } } }));
-    expect(f.route().priorities.map((p) => p.panic)).toEqual([true, true]);
+    // 1 of 10 healthy in each: in panic below the default 50%, not with minHealthPercent 5.
+    const assume = { assume: { near: { healthy: 1, total: 10 }, far: { healthy: 1, total: 10 } } };
+    expect(new Failover(two({}, assume)).route().priorities.map((p) => p.panic)).toEqual([true, true]);
+    const f = new Failover(two({ outlierDetection: { minHealthPercent: 5 } }, assume));
+    expect(f.route().priorities.map((p) => p.panic)).toEqual([false, false]);
+    // minHealthPercent 0 with nothing healthy: Envoy's P0, no panic (load_balancer_impl.cc).
+    const none = new Failover(two({ outlierDetection: { minHealthPercent: 0 } }, { assume: { near: { healthy: 0, total: 10 }, far: { healthy: 0, total: 10 } } }));
+    expect(none.route().priorities.map((p) => [p.load, p.panic])).toEqual([[100, false], [0, false]]);
   });
 });
 

@@ -85,7 +85,24 @@ describe("panic threshold (panic_threshold.rst)", () => {
 
   it("with no healthy host anywhere sends everything by host count", () => {
     expect(loads([[4, 0], [4, 0]]).load).toEqual([50, 50]);
-    expect(loads([[4, 0], [4, 0]], 0).load).toEqual([50, 50]);
+  });
+
+  // Envoy's recalculatePerPriorityPanic: with the threshold at 0 and nothing healthy, 100% goes to
+  // P0, no priority is in panic, and no host is picked (503 no healthy upstream). Source cited in
+  // test/data/ENVOY-HOST-NOTES.md ("Panic threshold 0").
+  it("with panic threshold 0 and nothing healthy names P0 and reports no panic (Envoy's corner case)", () => {
+    const r = loads([[4, 0], [4, 0]], 0);
+    expect(r.load).toEqual([100, 0]);
+    expect(r.panic).toEqual([false, false]);
+    expect(r.route.panic).toBe(false);
+    expect(r.split).toEqual({ p0: 100, p1: 0 });
+    expect(r.route.clusters.map((c) => c.reason)).toEqual(["unhealthy", "unhealthy"]);
+    // Three levels, P0 empty of health too: still all on P0, as Envoy assigns it.
+    expect(loads([[2, 0], [8, 0], [5, 0]], 0).load).toEqual([100, 0, 0]);
+    // Any health at all: Envoy's normal arithmetic, still without panic.
+    const some = loads([[10, 0], [10, 1]], 0);
+    expect(some.load).toEqual([0, 100]);
+    expect(some.panic).toEqual([false, false]);
   });
 });
 

@@ -271,6 +271,13 @@ export class FailoverRoot extends RootContext {
           this.weights[i] = e;
           sum += e;
         }
+        // A priority with load but no healthy weight (panic off, nothing healthy: Envoy's P0)
+        // is named by its locality weights; Envoy finds no host there.
+        const byWeight = sum == 0;
+        for (let i = 0; i < n; i++) {
+          if (rs.prio.level[i] != p) continue;
+          if (byWeight) { this.weights[i] = <f64>rs.prio.weight[i]; sum += this.weights[i]; }
+        }
         for (let i = 0; i < n; i++) {
           if (rs.prio.level[i] != p) continue;
           shares[i] = sum > 0 ? <f64>load.load[p] * this.weights[i] / sum : 0;
@@ -285,7 +292,7 @@ export class FailoverRoot extends RootContext {
           let reason = "local";
           if (rs.prio.weight[i] == 0) reason = "excluded";
           else if (rs.probe[i]) reason = "probe";
-          else if (rs.shares[i] == 0) reason = c.ejected ? "ejected" : c.healthy > 0 ? "standby" : "unhealthy";
+          else if (rs.shares[i] == 0 || (c.healthy == 0 && !load.panic[p])) reason = c.ejected ? "ejected" : c.healthy > 0 ? "standby" : "unhealthy";
           else if (rs.prio.distribute >= 0) reason = "distribute";
           else if (load.panic[p]) reason = "panic";
           else if (p > 0) reason = higherLoad == 0 ? "failover" : "spill";

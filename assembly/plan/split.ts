@@ -50,15 +50,20 @@ export function priorityLoad(hosts: Array<f64>, healthy: Array<f64>, op: i32, pa
     }
     if (total != 0 && first >= 0) out.load[first] += total;
   }
+  // With panic off and nothing healthy Envoy puts 100% on P0, marks no priority in panic and
+  // selects no host (503 no_healthy_upstream): the plan names P0 and reports no panic
+  // (recalculatePerPriorityPanic). Otherwise a priority below the threshold is in panic
+  // (isHostSetInPanic), never while the total availability is 100.
+  if (out.nta == 0 && panicThreshold <= 0) {
+    if (n > 0) out.load[0] = 100;
+    return;
+  }
   let totalPanic = n > 0;
   for (let p = 0; p < n; p++) {
     const pct = hosts[p] > 0 ? 100 * healthy[p] / hosts[p] : 0;
     out.panic[p] = out.nta == 100 ? false : pct < panicThreshold;
     totalPanic = totalPanic && out.panic[p];
   }
-  // With panic off and nothing healthy, Envoy selects no host (503 no_healthy_upstream); we
-  // still have to name a cluster, so we spread by host count as in total panic.
-  if (out.nta == 0) totalPanic = true;
   out.totalPanic = totalPanic;
   if (totalPanic) {
     let all: f64 = 0;
