@@ -205,7 +205,7 @@ export class FailoverRoot extends RootContext {
    * Adds one attempt's outcome to a cluster's shared record (compare-and-swap, retried, so no
    * count is lost to another worker). An ejection refreshes this worker's splits at once.
    */
-  recordOutcome(index: i32, outcome: Outcome, latencyMs: f64, nowMs: i64): void {
+  recordOutcome(index: i32, outcome: Outcome, latencyMs: f64, nowMs: i64, source: u32): void {
     const c = this.clusters[index];
     // Every 5xx counts in failures_5xx, as in Envoy's upstream_rq_5xx; gateway errors are a subset.
     if (outcome == Outcome.Http5xx || outcome == Outcome.Gateway5xx) incrementMetric(c.m5xx, 1);
@@ -219,7 +219,7 @@ export class FailoverRoot extends RootContext {
     let attempt = 0;
     for (; attempt < CAS_ATTEMPTS; attempt++) {
       const cas = this.load(c);
-      ejected = this.record.record(outcome, latencyMs, nowMs, this.policy.health, mayEject);
+      ejected = this.record.record(outcome, latencyMs, nowMs, this.policy.health, mayEject, source);
       if (this.store(c, cas)) break;
     }
     // Every attempt lost to another worker's write: the count is lost, but not silently.
@@ -551,7 +551,7 @@ export function fmt2(v: f64): string {
   return formatNumber(v, 2);
 }
 
-function fnv1a(s: string): u64 {
+export function fnv1a(s: string): u64 {
   let h: u64 = 0xcbf29ce484222325;
   for (let i = 0; i < s.length; i++) {
     h ^= <u64>s.charCodeAt(i);

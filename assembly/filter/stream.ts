@@ -10,7 +10,7 @@ import {
 import { asciiLower } from "../text";
 import { Outcome } from "../health/record";
 import { AffinityKind, Mode, Policy } from "../policy/model";
-import { FailoverRoot } from "./root";
+import { FailoverRoot, fnv1a } from "./root";
 import { RouteState } from "./state";
 
 // Headers the filter owns: a client's copies are removed before anything else happens.
@@ -34,6 +34,7 @@ const FLAG_UF: i64 = 0x20;  // upstream connection failure
 const FLAG_UC: i64 = 0x40;  // upstream connection termination
 const FLAG_UO: i64 = 0x80;  // upstream overflow (circuit breaker): not the cluster's fault
 const FLAG_DC: i64 = 0x4000; // downstream connection termination
+const FLAG_DPE: i64 = 0x40000; // downstream protocol error
 const FLAG_DR: i64 = 0x10000000; // downstream remote reset
 
 export class FailoverStream extends HttpContext {
@@ -176,11 +177,15 @@ export class FailoverStream extends HttpContext {
   onLog(): void {
     if (this.route === null) return;
     const root = this.failover;
+    const p = root.policy;
     const rs = this.route!;
     const nowMs = <i64>(nowNanos() / 1000000);
     const code = getPropertyInt(["response", "code"], 0);
     const flags = getPropertyInt(["response", "flags"], 0);
-    let attempts = getPropertyInt(["upstream", "request_attempt_count"], 1);
+    const details = getPropertyString(["response", "code_details"]);
+    // Absent before Envoy 1.33: unknown, not 1 (-1). 0 is "no attempt made": counted as one.
+    let attempts = getPropertyInt(["upstream", "request_attempt_count"], -1);
+    const known = attempts >= 0;
     if (attempts < 1) attempts = 1;
     // Each earlier attempt is recorded as a failure: an absurd count (from a buggy or hostile
     // ext_proc client) must not loop for hours. The policy allows at most 100 retries.
@@ -188,30 +193,82 @@ export class FailoverStream extends HttpContext {
     root.noteAttempts(rs, attempts, nowMs);
     // A circuit breaker's own refusal says nothing about health; but when the retry breaker
     // overflows, Envoy returns the upstream's real answer with UO set, and that one counts.
-    if ((flags & FLAG_UO) != 0) {
-      const details = getPropertyString(["response", "code_details"]);
-      if (details === null || details! != "via_upstream") return;
-    }
-    if (code == 0 && (flags & (FLAG_DC | FLAG_DR)) != 0) return; // the client left before any answer
+    const viaUpstream = details !== null && details! == "via_upstream";
+    if ((flags & FLAG_UO) != 0 && !viaUpstream) return;
+    // What the client caused is not the upstream's doing: it left or broke the protocol before
+    // any answer, or Envoy answered for it (downstream_*, request_* details, downstream codec
+    // errors: StreamInfo::ResponseCodeDetails).
+    if (code == 0 && (flags & (FLAG_DC | FLAG_DR | FLAG_DPE)) != 0) return;
+    if (details !== null && clientCaused(details!)) return;
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
+    const source = p.health.outlier.minSources > 1 ? sourceKey() : 0;
     this.followFinalChoice();
     if (this.aggregate >= 0) {
+      const children = p.aggregates[this.aggregate].clusters;
+      if (!known) {
+        // Without the count the child that answered is known only where Envoy names it.
+        const child = answeringChild(p, children);
+        if (child >= 0) root.recordOutcome(child, outcome, latency, nowMs, source);
+        return;
+      }
       // previous_priorities moves each retry to the aggregate's next child, and back to the
       // first once all were tried. (A child with no endpoints is skipped by Envoy, which the
       // filter cannot see: docs/interface.md says so.)
-      const children = root.policy.aggregates[this.aggregate].clusters;
       const n = <i64>children.length;
       for (let a: i64 = 1; a < attempts; a++) {
-        root.recordOutcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs);
+        root.recordOutcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs, source);
       }
-      root.recordOutcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs);
+      root.recordOutcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs, source);
     } else {
       // Retries stayed in this cluster; every attempt but the last failed.
-      for (let a: i64 = 1; a < attempts; a++) root.recordOutcome(this.cluster, Outcome.Gateway5xx, latency, nowMs);
-      root.recordOutcome(this.cluster, outcome, latency, nowMs);
+      for (let a: i64 = 1; a < attempts; a++) root.recordOutcome(this.cluster, Outcome.Gateway5xx, latency, nowMs, source);
+      root.recordOutcome(this.cluster, outcome, latency, nowMs, source);
     }
   }
+}
+
+/**
+ * The aggregate child that served the request, by what Envoy tells at on_log: `xds.cluster_name`
+ * when it names a child (it names the route's cluster, the aggregate itself in today's router),
+ * else the upstream host's locality (`upstream.locality`, Envoy 1.34+) when exactly one child
+ * sits there; -1 when it cannot be known.
+ */
+function answeringChild(p: Policy, children: Array<i32>): i32 {
+  const named = getPropertyString(["xds", "cluster_name"]);
+  if (named !== null) {
+    const c = p.clusterIndex(named!);
+    if (children.includes(c)) return c;
+  }
+  const region = getPropertyString(["upstream", "locality", "region"]);
+  if (region === null) return -1;
+  const zone = getPropertyString(["upstream", "locality", "zone"]);
+  const subzone = getPropertyString(["upstream", "locality", "sub_zone"]);
+  let found = -1;
+  for (let i = 0; i < children.length; i++) {
+    const l = p.clusters[children[i]].locality;
+    if (l.region != region! || l.zone != (zone === null ? "" : zone!) || l.subzone != (subzone === null ? "" : subzone!)) continue;
+    if (found >= 0) return -1; // two children there: ambiguous
+    found = children[i];
+  }
+  return found;
+}
+
+/** Response code details of a local reply the downstream caused. */
+function clientCaused(details: string): bool {
+  return details.startsWith("downstream_") || details.startsWith("request_") ||
+    details.startsWith("http1.") || details.startsWith("http2.") || details.startsWith("http3.");
+}
+
+/**
+ * Who failed, for minSources: the downstream address without its port, else the Envoy node
+ * (the sidecar's view of an Envoy that sends no source.address), as a non-zero hash.
+ */
+function sourceKey(): u32 {
+  let s = getPropertyString(["source", "address"]);
+  if (s !== null) s = hostOnly(s!);
+  else s = getPropertyString(["xds", "node", "id"]);
+  return <u32>(fnv1a(s === null ? "" : s!) | 1);
 }
 
 /** Inventory cluster or aggregate named `name`: [cluster, aggregate], -1 where none. */
@@ -223,8 +280,9 @@ function resolve(p: Policy, name: string): StaticArray<i32> {
   return out;
 }
 
-/** What the final response says about the cluster that produced it. */
+/** What the final response says about the cluster that produced it. A 4xx is never a failure. */
 export function classify(code: i64, flags: i64): Outcome {
+  if (code >= 400 && code < 500) return Outcome.Success;
   if ((flags & FLAG_UT) != 0) return Outcome.LocalTimeout;
   if ((flags & (FLAG_UF | FLAG_UC | FLAG_UR | FLAG_LR | FLAG_UH)) != 0) return Outcome.LocalConnectFailure;
   if (code == 0) return Outcome.LocalConnectFailure; // no response at all

@@ -26,9 +26,13 @@ export const BUCKETS = 10;
 /** What happened to one upstream attempt. */
 export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTimeout }
 
-const MAGIC: u32 = 0x46484c33; // "FHL3"
-// Layout: header fields, then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
-const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3;
+/** Distinct failing sources remembered per outlier interval (health.outlierDetection.minSources at most). */
+export const MAX_SOURCES = 8;
+
+const MAGIC: u32 = 0x46484c34; // "FHL4"
+// Layout: header fields, the interval's failing sources (epoch, count, held failures and run,
+// MAX_SOURCES hashes), then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
+const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3 + 8 + 4 * 3 + 4 * MAX_SOURCES;
 const BUCKET_SIZE = 4 * 4 + 8;
 export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
 
@@ -48,6 +52,14 @@ export class HealthRecord {
   baselineMs: f64 = 0; // 0: unknown yet
   published: f64 = -1; // -1: never scored
   success: f64 = 1; // the success estimate behind the score (0..1)
+  // Failing sources of this outlier interval. Until minSources distinct ones failed, their
+  // failures are held here, out of the window and the consecutive counters, so one client
+  // cannot eject the cluster or lower its score for everyone.
+  sourceEpoch: i64 = 0;
+  sourceCount: u32 = 0;
+  heldFailures: u32 = 0;
+  heldRun: u32 = 0;
+  sources: StaticArray<u32> = new StaticArray<u32>(MAX_SOURCES);
   requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   localFailures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
@@ -59,6 +71,7 @@ export class HealthRecord {
     this.lastUnejectionMs = 0; this.lastBaselineMs = 0; this.lastScoreMs = 0; this.success = 1;
     this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
     this.backoff = 0; this.ejections = 0; this.probeSuccesses = 0; this.baselineMs = 0; this.published = -1;
+    this.sourceEpoch = 0; this.sourceCount = 0; this.heldFailures = 0; this.heldRun = 0;
     for (let i = 0; i < BUCKETS; i++) this.clearBucket(i);
   }
 
@@ -91,6 +104,11 @@ export class HealthRecord {
     this.baselineMs = load<f64>(at); at += 8;
     this.published = load<f64>(at); at += 8;
     this.success = load<f64>(at); at += 8;
+    this.sourceEpoch = load<i64>(at); at += 8;
+    this.sourceCount = load<u32>(at); at += 4;
+    this.heldFailures = load<u32>(at); at += 4;
+    this.heldRun = load<u32>(at); at += 4;
+    for (let i = 0; i < MAX_SOURCES; i++) { this.sources[i] = load<u32>(at); at += 4; }
     for (let i = 0; i < BUCKETS; i++) {
       this.requests[i] = load<u32>(at); at += 4;
       this.failures[i] = load<u32>(at); at += 4;
@@ -119,6 +137,11 @@ export class HealthRecord {
     store<f64>(at, this.baselineMs); at += 8;
     store<f64>(at, this.published); at += 8;
     store<f64>(at, this.success); at += 8;
+    store<i64>(at, this.sourceEpoch); at += 8;
+    store<u32>(at, this.sourceCount); at += 4;
+    store<u32>(at, this.heldFailures); at += 4;
+    store<u32>(at, this.heldRun); at += 4;
+    for (let i = 0; i < MAX_SOURCES; i++) { store<u32>(at, this.sources[i]); at += 4; }
     for (let i = 0; i < BUCKETS; i++) {
       store<u32>(at, this.requests[i]); at += 4;
       store<u32>(at, this.failures[i]); at += 4;
@@ -147,10 +170,9 @@ export class HealthRecord {
    * outcome ejects the cluster (the caller decides whether max_ejection_percent allows it, via
    * `mayEject`).
    */
-  record(outcome: Outcome, latencyMs: f64, nowMs: i64, h: HealthSpec, mayEject: bool): bool {
+  record(outcome: Outcome, latencyMs: f64, nowMs: i64, h: HealthSpec, mayEject: bool, source: u32): bool {
     this.rotate(nowMs, h);
     const b = <i32>(this.epoch % BUCKETS);
-    this.requests[b]++;
     const o = h.outlier;
     let local = outcome == Outcome.LocalConnectFailure || outcome == Outcome.LocalTimeout;
     // Without the split, a local-origin failure counts as the code Envoy maps it to: connect
@@ -158,6 +180,17 @@ export class HealthRecord {
     let code5xx = outcome == Outcome.Http5xx || outcome == Outcome.Gateway5xx || (local && !o.splitExternalLocalOriginErrors);
     let gateway = outcome == Outcome.Gateway5xx || (local && !o.splitExternalLocalOriginErrors);
     let trigger = false;
+    let run: u32 = 1;
+    if (outcome != Outcome.Success && o.minSources > 1) {
+      if (!this.failedFrom(source, nowMs, h)) return false;
+      // Enough sources: what was held counts now, in the window and in the run.
+      this.requests[b] += this.heldFailures;
+      this.failures[b] += this.heldFailures;
+      run += this.heldRun;
+      this.heldFailures = 0;
+      this.heldRun = 0;
+    }
+    this.requests[b]++;
 
     if (local) this.localFailures[b]++;
     else if (code5xx) this.failures[b]++;
@@ -177,18 +210,19 @@ export class HealthRecord {
 
     if (code5xx) {
       if (gateway) {
-        this.consecutiveGateway++;
-        if (o.consecutiveGatewayErrors > 0 && this.consecutiveGateway == <u32>o.consecutiveGatewayErrors) trigger = true;
+        this.consecutiveGateway += run;
+        if (o.consecutiveGatewayErrors > 0 && this.consecutiveGateway >= <u32>o.consecutiveGatewayErrors) trigger = true;
       } else this.consecutiveGateway = 0;
-      this.consecutive5xx++;
-      if (o.consecutive5xx > 0 && this.consecutive5xx == <u32>o.consecutive5xx) trigger = true;
+      this.consecutive5xx += run;
+      if (o.consecutive5xx > 0 && this.consecutive5xx >= <u32>o.consecutive5xx) trigger = true;
     } else if (local) {
-      this.consecutiveLocal++;
-      if (o.consecutiveLocalOriginFailures > 0 && this.consecutiveLocal == <u32>o.consecutiveLocalOriginFailures) trigger = true;
+      this.consecutiveLocal += run;
+      if (o.consecutiveLocalOriginFailures > 0 && this.consecutiveLocal >= <u32>o.consecutiveLocalOriginFailures) trigger = true;
     } else {
       this.consecutive5xx = 0;
       this.consecutiveGateway = 0;
       this.consecutiveLocal = 0;
+      this.heldRun = 0;
     }
     if (trigger && mayEject) {
       this.eject(nowMs, h);
@@ -198,6 +232,29 @@ export class HealthRecord {
       // Refused by max_ejection_percent: Envoy resets the counter that fired.
       this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
     }
+    return false;
+  }
+
+  /**
+   * Notes a failure from `source` (a hash) in this outlier interval; true once at least
+   * minSources distinct sources failed in it, else the failure is held. A new interval forgets
+   * the sources and what they held.
+   */
+  failedFrom(source: u32, nowMs: i64, h: HealthSpec): bool {
+    const o = h.outlier;
+    const epoch = nowMs / max<i64>(1, <i64>o.intervalMs);
+    if (epoch != this.sourceEpoch) {
+      this.sourceEpoch = epoch;
+      this.sourceCount = 0;
+      this.heldFailures = 0;
+      this.heldRun = 0;
+    }
+    let known = false;
+    for (let i: u32 = 0; i < this.sourceCount; i++) known = known || this.sources[i] == source;
+    if (!known && this.sourceCount < <u32>MAX_SOURCES) this.sources[this.sourceCount++] = source;
+    if (this.sourceCount >= <u32>o.minSources) return true;
+    this.heldFailures++;
+    this.heldRun++;
     return false;
   }
 

@@ -97,6 +97,8 @@ export class OutlierSpec {
   baseEjectionMs: f64 = 30000;
   maxEjectionMs: f64 = 300000;
   maxEjectionPercent: i32 = 100;
+  /** Distinct failing sources (downstream addresses) an interval needs before failures count. */
+  minSources: i32 = 1;
 }
 
 export class HealthSpec {

@@ -4,6 +4,7 @@
 import { asciiLower, field, formatNumber } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
+import { MAX_SOURCES } from "../health/record";
 import {
   AffinityKind, AffinitySpec, AggregateSpec, Assume, AssumeKind, ClusterSpec, DistributeRule,
   FailoverRule, HealthSpec, Locality, Mode, OutlierSpec, Policy, RetrySpec, RouteSpec,
@@ -293,7 +294,7 @@ class Reader {
     if (!this.object(v, path, [
       "consecutive5xx", "consecutiveGatewayErrors", "consecutiveLocalOriginFailures",
       "splitExternalLocalOriginErrors", "interval", "baseEjectionTime", "maxEjectionTime",
-      "maxEjectionPercent", "minHealthPercent",
+      "maxEjectionPercent", "minHealthPercent", "minSources",
     ])) return;
     const o: OutlierSpec = h.outlier;
     o.consecutive5xx = this.int(v, "consecutive5xx", path, 5, 0, 100000);
@@ -305,6 +306,7 @@ class Reader {
     o.maxEjectionMs = this.duration(v, "maxEjectionTime", path, max<f64>(300000, o.baseEjectionMs), 1);
     if (o.maxEjectionMs < o.baseEjectionMs) this.fail(join(path, "maxEjectionTime"), "must not be shorter than baseEjectionTime");
     o.maxEjectionPercent = this.int(v, "maxEjectionPercent", path, 100, 0, 100);
+    o.minSources = this.int(v, "minSources", path, 1, 1, MAX_SOURCES);
     // Istio turns minHealthPercent into Envoy's panic threshold; so do we.
     if (v.has("minHealthPercent")) h.panicThreshold = this.num(v, "minHealthPercent", path, 0, 0, 100);
   }

@@ -80,6 +80,7 @@ export class StreamProcessor {
         const headers = this.checkedHeaders(m.request_headers?.headers);
         const started = process.hrtime.bigint();
         const vm = this.pool.vmFor(nodeLocality(this.properties));
+        identifyEnvoy(this.properties, this.call.getPeer());
         this.stream = new HttpStream(vm, this.properties);
         const r = this.stream.sendRequestHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.request_headers?.end_of_stream ?? false);
         this.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -180,6 +181,18 @@ export class StreamProcessor {
       this.logger.log("error", "filter log phase failed", { error: (e as Error).message });
     }
   }
+}
+
+/**
+ * The filter tells failing sources apart (health.outlierDetection.minSources) by source.address,
+ * else by xds.node.id; an Envoy that sends neither is one source, named by its gRPC peer's address.
+ */
+function identifyEnvoy(props: PropertyTree, peer: string): void {
+  const source = props.source as PropertyTree | undefined;
+  const xds = (props.xds ??= {}) as PropertyTree;
+  const node = (xds.node ??= {}) as PropertyTree;
+  // Without the port: each Envoy worker holds its own connection, and they are one Envoy.
+  if (source?.address === undefined && node.id === undefined) node.id = `grpc-peer:${peer.replace(/:\d+$/, "")}`;
 }
 
 /** A message Envoy would never send in this order or shape. */
