@@ -247,7 +247,8 @@ class Parser {
     }
     const v = new JsonValue();
     v.kind = JsonKind.Number;
-    v.num = parseDecimal(t.substring(start, this.pos));
+    v.str = t.substring(start, this.pos); // as written, for messages
+    v.num = parseDecimal(v.str);
     return v;
   }
 }

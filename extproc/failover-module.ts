@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import { ConfigurationError, LogLevel, PluginVm, loadModule } from "./host/index.js";
-import { PathSegment, parsePath } from "./policy-file.js";
+import { type PathSegment, locateLine } from "./policy-file.js";
 
 export const FAILOVER_WASM = fileURLToPath(new URL("../build/failover.wasm", import.meta.url));
 
@@ -99,15 +99,10 @@ export function startFailover(module: WebAssembly.Module, options: StartOptions)
   } catch (e) {
     if (!(e instanceof ConfigurationError)) throw e;
     const lines = e.moduleLog.length ? e.moduleLog : [e.message];
-    throw new PolicyRejected(lines.map((line) => locate(line, options.where)));
+    throw new PolicyRejected(lines.map((line) => locateLine(line, options.where)));
   }
 }
 
-/** `failover: policy: routes[0].x: problem` -> `file:line:col: failover: policy: routes[0].x: problem`. */
-function locate(line: string, where: StartOptions["where"]): string {
-  const m = /^failover: policy: (\S+): /.exec(line);
-  return m && where ? `${where(parsePath(m[1]))}: ${line}` : line;
-}
 
 /** The plan the module last published. */
 export function readPlan(vm: PluginVm): PublishedPlan {

@@ -185,8 +185,8 @@ describe("health.outlierDetection.minSources", () => {
     expect(window(w1).a.ejected).toBe(true);
   });
 
-  it("is refused outside 1..8", () => {
-    expect(() => new Failover(toA({ outlierDetection: { minSources: 9 } }))).toThrow(/minSources: must be between 1 and 8, got 9/);
+  it("is refused outside 1..7 (the sources one shared record remembers)", () => {
+    expect(() => new Failover(toA({ outlierDetection: { minSources: 8 } }))).toThrow(/minSources: must be between 1 and 7, got 8/);
     expect(() => new Failover(toA({ outlierDetection: { minSources: 0 } }))).toThrow(/minSources/);
   });
 });

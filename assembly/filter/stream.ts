@@ -56,7 +56,9 @@ export class FailoverStream extends HttpContext {
     let host = getHeader(M, ":authority");
     if (host === null) host = getHeader(M, "host");
     const path = getHeader(M, ":path");
-    const r = root.match(hostOnly(host === null ? "" : host!), path === null ? "/" : path!);
+    const authority = host === null ? "" : host!;
+    // An authority whose port is not a port matches no route (else "svc:abc" would be "svc").
+    const r = validPort(authority) ? root.match(hostOnly(authority), path === null ? "/" : path!) : -1;
     incrementMetric(root.mDecisions, 1);
     // Every header the filter owns is either replaced below (a replace drops all of a client's
     // copies) or removed here, so a client's value never reaches the router or the upstream.
@@ -302,6 +304,23 @@ function hostOnly(authority: string): string {
     if (colon >= 0 && authority.indexOf(":") == colon) end = colon;
   }
   return asciiLower(authority.substring(0, end));
+}
+
+/** Does `authority` end in no port, or in ":N" with N a port (1-65535, digits only)? */
+function validPort(authority: string): bool {
+  const colon = authority.lastIndexOf(":");
+  if (colon < 0 || authority.lastIndexOf("]") > colon) return true;
+  // host:port, or [v6]:port; a bare IPv6 or "a:b:c" is no authority.
+  if (!authority.startsWith("[") && authority.indexOf(":") != colon) return false;
+  const digits = authority.length - colon - 1;
+  if (digits < 1 || digits > 5) return false;
+  let port = 0;
+  for (let i = colon + 1; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+    port = port * 10 + c - 48;
+  }
+  return port >= 1 && port <= 65535;
 }
 
 /** The value of cookie `name` in a Cookie header, or "". */

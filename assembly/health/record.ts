@@ -27,13 +27,15 @@ export const BUCKETS = 10;
 export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTimeout }
 
 /** Distinct failing sources remembered per outlier interval (health.outlierDetection.minSources at most). */
-export const MAX_SOURCES = 8;
+export const MAX_SOURCES = 7;
 
 const MAGIC: u32 = 0x46484c34; // "FHL4"
-// Layout: header fields, the interval's failing sources (epoch, count, held failures and run,
-// MAX_SOURCES hashes), then BUCKETS x (requests, failures, localFailures, latencyCount: u32; latencySum: f64).
-const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3 + 8 + 4 * 3 + 4 * MAX_SOURCES;
-const BUCKET_SIZE = 4 * 4 + 8;
+// Layout: header fields; the interval's failing sources (interval: u32, held failures: u32,
+// held run and source count: u16, MAX_SOURCES hashes: u32); then BUCKETS x (requests, failures,
+// localFailures, latencyCount, latencySum in whole ms: u32). 340 bytes, as before the sources:
+// latency is whole milliseconds, so its sum needs no f64.
+const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3 + 4 + 4 + 2 + 2 + 4 * MAX_SOURCES;
+const BUCKET_SIZE = 5 * 4;
 export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
 
 export class HealthRecord {
@@ -55,16 +57,16 @@ export class HealthRecord {
   // Failing sources of this outlier interval. Until minSources distinct ones failed, their
   // failures are held here, out of the window and the consecutive counters, so one client
   // cannot eject the cluster or lower its score for everyone.
-  sourceEpoch: i64 = 0;
+  sourceEpoch: u32 = 0; // outlier interval index, low 32 bits
   sourceCount: u32 = 0;
   heldFailures: u32 = 0;
-  heldRun: u32 = 0;
+  heldRun: u32 = 0; // at most 0xffff
   sources: StaticArray<u32> = new StaticArray<u32>(MAX_SOURCES);
   requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   localFailures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   latencyCount: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
-  latencySum: StaticArray<f64> = new StaticArray<f64>(BUCKETS);
+  latencySum: StaticArray<u32> = new StaticArray<u32>(BUCKETS); // whole ms, saturating
 
   clear(): void {
     this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0;
@@ -104,17 +106,17 @@ export class HealthRecord {
     this.baselineMs = load<f64>(at); at += 8;
     this.published = load<f64>(at); at += 8;
     this.success = load<f64>(at); at += 8;
-    this.sourceEpoch = load<i64>(at); at += 8;
-    this.sourceCount = load<u32>(at); at += 4;
+    this.sourceEpoch = load<u32>(at); at += 4;
     this.heldFailures = load<u32>(at); at += 4;
-    this.heldRun = load<u32>(at); at += 4;
+    this.heldRun = load<u16>(at); at += 2;
+    this.sourceCount = load<u16>(at); at += 2;
     for (let i = 0; i < MAX_SOURCES; i++) { this.sources[i] = load<u32>(at); at += 4; }
     for (let i = 0; i < BUCKETS; i++) {
       this.requests[i] = load<u32>(at); at += 4;
       this.failures[i] = load<u32>(at); at += 4;
       this.localFailures[i] = load<u32>(at); at += 4;
       this.latencyCount[i] = load<u32>(at); at += 4;
-      this.latencySum[i] = load<f64>(at); at += 8;
+      this.latencySum[i] = load<u32>(at); at += 4;
     }
     return true;
   }
@@ -137,17 +139,17 @@ export class HealthRecord {
     store<f64>(at, this.baselineMs); at += 8;
     store<f64>(at, this.published); at += 8;
     store<f64>(at, this.success); at += 8;
-    store<i64>(at, this.sourceEpoch); at += 8;
-    store<u32>(at, this.sourceCount); at += 4;
+    store<u32>(at, this.sourceEpoch); at += 4;
     store<u32>(at, this.heldFailures); at += 4;
-    store<u32>(at, this.heldRun); at += 4;
+    store<u16>(at, <u16>this.heldRun); at += 2;
+    store<u16>(at, <u16>this.sourceCount); at += 2;
     for (let i = 0; i < MAX_SOURCES; i++) { store<u32>(at, this.sources[i]); at += 4; }
     for (let i = 0; i < BUCKETS; i++) {
       store<u32>(at, this.requests[i]); at += 4;
       store<u32>(at, this.failures[i]); at += 4;
       store<u32>(at, this.localFailures[i]); at += 4;
       store<u32>(at, this.latencyCount[i]); at += 4;
-      store<f64>(at, this.latencySum[i]); at += 8;
+      store<u32>(at, this.latencySum[i]); at += 4;
     }
   }
 
@@ -196,7 +198,8 @@ export class HealthRecord {
     else if (code5xx) this.failures[b]++;
     else {
       this.latencyCount[b]++;
-      this.latencySum[b] += latencyMs;
+      const sum = <u64>this.latencySum[b] + <u64>max<f64>(0, latencyMs);
+      this.latencySum[b] = sum > 0xffffffff ? 0xffffffff : <u32>sum;
     }
 
     if (this.ejected) {
@@ -242,7 +245,7 @@ export class HealthRecord {
    */
   failedFrom(source: u32, nowMs: i64, h: HealthSpec): bool {
     const o = h.outlier;
-    const epoch = nowMs / max<i64>(1, <i64>o.intervalMs);
+    const epoch = <u32>(nowMs / max<i64>(1, <i64>o.intervalMs));
     if (epoch != this.sourceEpoch) {
       this.sourceEpoch = epoch;
       this.sourceCount = 0;
@@ -254,7 +257,7 @@ export class HealthRecord {
     if (!known && this.sourceCount < <u32>MAX_SOURCES) this.sources[this.sourceCount++] = source;
     if (this.sourceCount >= <u32>o.minSources) return true;
     this.heldFailures++;
-    this.heldRun++;
+    if (this.heldRun < 0xffff) this.heldRun++;
     return false;
   }
 

@@ -73,9 +73,20 @@ class Reader {
     return v.str;
   }
 
+  /**
+   * A cluster, aggregate or route name: it travels in the routing and explanation headers and in
+   * metric names: no NUL, CR, LF, spaces or other controls (UTF-8 is a valid header value).
+   */
   name(obj: JsonValue, path: string, fallback: string, required: bool): string {
     const s = this.str(obj, "name", path, fallback, required);
     if (s.length > MAX_NAME) this.fail(join(path, "name"), "at most " + MAX_NAME.toString() + " characters");
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c <= 32 || c == 127) {
+        this.fail(join(path, "name"), "must not hold spaces or control characters (it is sent as a header value and is an Envoy cluster or stat name), got " + quote(s));
+        break;
+      }
+    }
     return s;
   }
 
@@ -101,7 +112,7 @@ class Reader {
       return fallback;
     }
     if (v.num < lo || v.num > hi) {
-      this.fail(path, "must be between " + fmt(lo) + " and " + fmt(hi) + ", got " + fmt(v.num));
+      this.fail(path, "must be between " + fmt(lo) + " and " + fmt(hi) + ", got " + v.str);
       return fallback;
     }
     return v.num;
@@ -112,7 +123,7 @@ class Reader {
     if (v === null) return fallback;
     const n = this.numValue(v, join(path, key), <f64>fallback, <f64>lo, <f64>hi);
     if (n != Math.floor(n)) {
-      this.fail(join(path, key), "must be a whole number, got " + fmt(n));
+      this.fail(join(path, key), "must be a whole number, got " + v.str);
       return fallback;
     }
     return <i32>n;
@@ -171,6 +182,9 @@ class Reader {
     if (!isHeaderName(p.routingHeader)) this.fail("routingHeader", "not a valid header name: " + quote(p.routingHeader));
     if (p.routingHeader.startsWith("x-failover-") && p.routingHeader != "x-failover-upstream") {
       this.fail("routingHeader", "x-failover-* names other than x-failover-upstream are the filter's explanation headers");
+    }
+    if (p.routingHeader.startsWith("x-envoy-") || p.routingHeader.startsWith("x-forwarded-") || MEANINGFUL.includes(p.routingHeader)) {
+      this.fail("routingHeader", quote(p.routingHeader) + " already means something to Envoy or HTTP; choose a header of your own");
     }
     p.explainResponse = this.bool(doc, "explainResponse", "", false);
     if (doc.has("seed")) {
@@ -323,6 +337,9 @@ class Reader {
       const r = new RouteSpec();
       r.index = p.routes.length;
       r.name = this.name(v, path, "route-" + i.toString(), false);
+      for (let j = 0; j < p.routes.length; j++) {
+        if (p.routes[j].name == r.name) this.fail(join(path, "name"), "duplicate route " + quote(r.name) + " (routes[" + j.toString() + "])");
+      }
       const match = v.get("match");
       if (match !== null && this.object(match, join(path, "match"), ["authority", "pathPrefix"])) {
         r.authority = asciiLower(this.str(match, "authority", join(path, "match"), "*"));
@@ -554,9 +571,17 @@ function join(path: string, key: string): string {
   return path.length == 0 ? key : path + "." + key;
 }
 
+/** A bound in a message: whole numbers in full (formatNumber would overflow past 2^63 / 1000). */
 function fmt(n: f64): string {
-  return formatNumber(n, 3);
+  return n == Math.floor(n) ? (<i64>n).toString() : formatNumber(n, 3);
 }
+
+/** Headers a routing header must not be: they already carry meaning to Envoy or to HTTP. */
+const MEANINGFUL = [
+  "host", "cookie", "set-cookie", "authorization", "proxy-authorization", "content-length", "content-type",
+  "transfer-encoding", "te", "connection", "keep-alive", "proxy-connection", "upgrade", "expect", "via",
+  "x-request-id",
+];
 
 function isToken(s: string): bool {
   if (s.length == 0) return false;

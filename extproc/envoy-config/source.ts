@@ -7,7 +7,7 @@
 // parse the same way (YAML contains JSON).
 
 import { LineCounter, parseAllDocuments } from "yaml";
-import { offsetOf } from "../policy-file.js";
+import { offsetOf, parseMessage, structureProblem } from "../policy-file.js";
 import type { Node, ScalarTag } from "yaml";
 
 export type Segment = string | number;
@@ -50,7 +50,12 @@ export function parseDocuments(text: string): SourceDocument[] {
     const error = doc.errors[0];
     if (error) {
       const { line, col } = lines.linePos(error.pos[0]);
-      throw new ParseError(`${line}:${col}: ${error.message}`);
+      throw new ParseError(`${line}:${col}: ${parseMessage(error.message)}`);
+    }
+    const problem = structureProblem(doc.contents as Node | null);
+    if (problem) {
+      const { line, col } = lines.linePos(problem[0]);
+      throw new ParseError(`${line}:${col}: ${problem[1]}`);
     }
     const value: unknown = doc.toJS();
     if (value !== null && value !== undefined) out.push(new SourceDocument(value, out.length, doc.contents as Node | null, lines));

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigurationError, FAILURE_POLICIES, type FailurePolicy } from "../host/index.js";
 import { FAILOVER_WASM } from "../failover-module.js";
-import { DocumentError, display, loadDocument } from "../policy-file.js";
+import { DocumentError, display, loadDocument, locatePolicyErrors } from "../policy-file.js";
 import { type Level, jsonLogger } from "./logger.js";
 import { DEFAULTS, startSidecar } from "./server.js";
 
@@ -82,9 +82,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const policyFile = values.policy ?? DEFAULT_POLICY;
   if (!values.policy) logger.log("info", "no --policy given: serving the built-in default policy", { file: DEFAULT_POLICY });
   let sidecar;
+  const policyText = readPolicy(policyFile);
   try {
     sidecar = await startSidecar({
-      policy: readPolicy(policyFile),
+      policy: policyText,
       policyFile,
       readPolicy,
       modulePath: FAILOVER_WASM,
@@ -103,7 +104,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof ConfigurationError) {
-      logger.log("error", "the policy was rejected", { file: policyFile, problems: e.moduleLog });
+      logger.log("error", "the policy was rejected", { file: policyFile, problems: locatePolicyErrors(policyFile, policyText, e.moduleLog) });
       return 1;
     }
     throw e;

@@ -7,6 +7,7 @@ import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { ConfigurationError, type FailurePolicy, loadModule } from "../host/index.js";
+import { locatePolicyErrors } from "../policy-file.js";
 import { adminServer } from "./admin.js";
 import { FilterPool } from "./filter-pool.js";
 import { type Logger, jsonLogger } from "./logger.js";
@@ -152,7 +153,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     } catch (e) {
       if (!(e instanceof ConfigurationError)) throw e;
       metrics.reloads.inc({ result: "rejected" });
-      logger.log("error", "new policy rejected; the previous policy keeps serving", { file: options.policyFile, problems: e.moduleLog });
+      logger.log("error", "new policy rejected; the previous policy keeps serving", { file: options.policyFile, problems: locatePolicyErrors(options.policyFile, text, e.moduleLog) });
       return false;
     }
     current = text;
