@@ -321,6 +321,11 @@ export function writeSharedData(key: string, ptr: usize, size: usize, cas: u32):
 }
 
 /** Writes `key`; with cas != 0 the write only happens if nobody wrote since (else CasMismatch). */
+/** Fills `size` bytes at `ptr` from the host's random source (WASI random_get); false if it failed. */
+export function randomBytes(ptr: usize, size: usize): bool {
+  return raw.random_get(ptr, size) == 0;
+}
+
 export function setSharedData(key: string, data: ArrayBuffer, cas: u32 = 0): WasmResult {
   taken += <usize>data.byteLength; // a big plan leaves garbage in proportion
   const base = scratch(worst(key));

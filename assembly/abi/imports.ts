@@ -86,3 +86,8 @@ export declare function proxy_http_call(upstreamPtr: usize, upstreamSize: usize,
 // @ts-ignore: decorator
 @external("env", "proxy_done")
 export declare function proxy_done(): u32;
+
+// WASI's random_get, which proxy-wasm-cpp-host provides (wasi_snapshot_preview1).
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "random_get")
+export declare function random_get(ptr: usize, size: usize): u16;

@@ -4,7 +4,7 @@
 
 import {
   BufferType, HttpContext, LogLevel, MetricType, RootContext, WasmResult, defineMetric, getBuffer,
-  getPropertyString, incrementMetric, log, nowNanos, readSharedData, recordMetric, setSharedData,
+  getPropertyString, incrementMetric, log, nowNanos, randomBytes, readSharedData, recordMetric, setSharedData,
   setTickPeriod, sharedCas, writeSharedData,
 } from "../abi";
 import { HealthRecord, Outcome, RECORD_SIZE } from "../health/record";
@@ -20,6 +20,8 @@ import { FailoverStream } from "./stream";
 
 /** Shared-data key of the published plan; a plugin with a root_id publishes under its own key. */
 export const PLAN_KEY = "failover.plan";
+/** Shared-data key of the proxy's own affinity cookie key. */
+const OWN_KEY = "failover.affinity.key";
 const CAS_ATTEMPTS = 16;
 
 export class FailoverRoot extends RootContext {
@@ -40,6 +42,13 @@ export class FailoverRoot extends RootContext {
   private weights: Array<f64> = [];
   mNoRoute: u32 = 0;
   mDecisions: u32 = 0;
+  /**
+   * Signs affinity cookies where the policy names no secret: 32 random bytes from the first
+   * worker, in shared data, adopted by every worker at each tick (so they check each other's
+   * cookies). Other proxies have their own: name a secret for affinity across proxies.
+   */
+  ownKey: Array<StaticArray<u8>> = [new StaticArray<u8>(64)];
+  private ownKeyUsed: bool = false;
 
   onConfigure(size: u32): bool {
     if (size > MAX_POLICY_BYTES) {
@@ -89,6 +98,16 @@ export class FailoverRoot extends RootContext {
       rs.mBudgetExhausted = defineMetric(MetricType.Counter, "failover.route." + spec.name + ".retry_budget_exhausted_total");
       this.routes.push(rs);
     }
+    this.ownKeyUsed = false;
+    for (let r = 0; r < p.routes.length; r++) {
+      const a = p.routes[r].affinity;
+      this.ownKeyUsed = this.ownKeyUsed || (a.kind == AffinityKind.Cookie && a.cookieKeys.length == 0);
+    }
+    if (this.ownKeyUsed && readSharedData(OWN_KEY, changetype<usize>(this.ownKey[0]), 32) != 32) {
+      const key = changetype<usize>(this.ownKey[0]);
+      if (!randomBytes(key, 32)) log(LogLevel.Warn, "failover: no random source for the affinity cookie key; set affinity.cookie.secret");
+      writeSharedData(OWN_KEY, key, 32, 0);
+    }
     this.mNoRoute = defineMetric(MetricType.Counter, "failover.no_route_total");
     this.mDecisions = defineMetric(MetricType.Counter, "failover.decisions_total");
     const now = nowNanos();
@@ -132,6 +151,7 @@ export class FailoverRoot extends RootContext {
   /** Re-reads every cluster's health, recomputes every split, publishes the plan. */
   refresh(nowMs: i64): void {
     const h = this.policy.health;
+    if (this.ownKeyUsed) readSharedData(OWN_KEY, changetype<usize>(this.ownKey[0]), 32);
     let ejected = 0;
     for (let i = 0; i < this.clusters.length; i++) {
       const c = this.clusters[i];

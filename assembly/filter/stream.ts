@@ -11,6 +11,7 @@ import { asciiLower } from "../text";
 import { Outcome } from "../health/record";
 import { AffinityKind, Mode, Policy } from "../policy/model";
 import { FailoverRoot, fnv1a } from "./root";
+import { checkCookie, cookieId, hex16, signCookie } from "../affinity/cookie";
 import { RouteState } from "./state";
 
 // Headers the filter owns: a client's copies are removed before anything else happens.
@@ -136,16 +137,20 @@ export class FailoverStream extends HttpContext {
       return v === null ? "" : v!;
     }
     if (a.kind == AffinityKind.Cookie) {
-      // Every cookie header: an HTTP/1.1 client may send several, and Envoy's HTTP/1 codec keeps
-      // them apart (only its HTTP/2 codec joins crumbs into one).
+      // The cluster follows from an id the filter chose and signed, not the reverse: a cookie
+      // that does not check out (forged, altered, expired, unsigned) is ignored and a fresh one
+      // issued; one signed with a previous secret keeps its id under the current secret.
+      // Every cookie header counts: an HTTP/1.1 client may send several, and Envoy's HTTP/1
+      // codec keeps them apart (only its HTTP/2 codec joins crumbs into one).
       const all = getHeaders(M);
       let v = "";
       for (let i = 0; i < all.length && v.length == 0; i++) if (all[i].name == "cookie") v = cookieValue(all[i].value, a.cookieName);
-      if (v.length > 0) return v;
-      // First visit: issue an opaque session id; the cluster follows from it, not the reverse,
-      // so a client cannot name a cluster through the cookie.
-      this.newCookie = sessionId(this.failover.next(), this.failover.next());
-      return this.newCookie;
+      const keys = a.cookieKeys.length > 0 ? a.cookieKeys : this.failover.ownKey;
+      const nowS = <u32>(nowNanos() / 1000000000);
+      const k = checkCookie(keys, v, nowS, a.cookieTtlS);
+      const id = k >= 0 ? cookieId : <u32>this.failover.next();
+      if (k != 0) this.newCookie = signCookie(keys[0], id, nowS);
+      return hex16(<u64>id);
     }
     if (a.kind == AffinityKind.SourceIp) {
       const addr = getPropertyString(["source", "address"]);
@@ -337,15 +342,4 @@ function cookieValue(header: string, name: string): string {
   return "";
 }
 
-function sessionId(a: u64, b: u64): string {
-  return hex16(a) + hex16(b);
-}
 
-function hex16(v: u64): string {
-  let s = "";
-  for (let i = 15; i >= 0; i--) {
-    const d = <i32>((v >> (<u64>i * 4)) & 0xf);
-    s += String.fromCharCode(d < 10 ? 48 + d : 87 + d);
-  }
-  return s;
-}

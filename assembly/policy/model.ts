@@ -57,6 +57,8 @@ export class AffinitySpec {
   cookieName: string = "";
   cookieTtlS: i64 = 0;
   cookiePath: string = "/";
+  /** HMAC keys for the cookie: the secret first, then previous secrets still accepted; none: the proxy's own. */
+  cookieKeys: Array<StaticArray<u8>> = [];
 }
 
 export class FailoverRule {

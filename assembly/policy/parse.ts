@@ -5,6 +5,7 @@ import { asciiLower, field, formatNumber } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import { MAX_SOURCES } from "../health/record";
+import { hmacKey } from "../affinity/hmac";
 import {
   AffinityKind, AffinitySpec, AggregateSpec, Assume, AssumeKind, ClusterSpec, DistributeRule,
   FailoverRule, HealthSpec, Locality, Mode, OutlierSpec, Policy, RetrySpec, RouteSpec,
@@ -521,11 +522,21 @@ class Reader {
     if (cookie !== null) {
       kinds++;
       a.kind = AffinityKind.Cookie;
-      if (this.object(cookie, join(path, "cookie"), ["name", "ttl", "path"])) {
-        a.cookieName = this.str(cookie, "name", join(path, "cookie"), "failover-affinity");
-        a.cookieTtlS = <i64>(this.duration(cookie, "ttl", join(path, "cookie"), 3600000, 1000) / 1000);
-        a.cookiePath = this.str(cookie, "path", join(path, "cookie"), "/");
-        if (!isToken(a.cookieName)) this.fail(join(join(path, "cookie"), "name"), "not a valid cookie name: " + quote(a.cookieName));
+      const cp = join(path, "cookie");
+      if (this.object(cookie, cp, ["name", "ttl", "path", "secret", "previousSecrets"])) {
+        a.cookieName = this.str(cookie, "name", cp, "failover-affinity");
+        a.cookieTtlS = <i64>(this.duration(cookie, "ttl", cp, 3600000, 1000) / 1000);
+        a.cookiePath = this.str(cookie, "path", cp, "/");
+        if (!isToken(a.cookieName)) this.fail(join(cp, "name"), "not a valid cookie name: " + quote(a.cookieName));
+        const secrets = this.strings(cookie, "previousSecrets", cp);
+        if (cookie.has("secret")) secrets.unshift(this.str(cookie, "secret", cp, ""));
+        else if (secrets.length > 0) this.fail(join(cp, "previousSecrets"), "needs a secret to sign new cookies with");
+        for (let i = 0; i < secrets.length; i++) {
+          const bytes = String.UTF8.encode(secrets[i]);
+          // HMAC-SHA-256 takes up to one 64-byte block as is; 16 bytes is the least worth guessing.
+          if (bytes.byteLength < 16 || bytes.byteLength > 64) this.fail(join(cp, i == 0 && cookie.has("secret") ? "secret" : "previousSecrets"), "a secret is 16 to 64 bytes");
+          a.cookieKeys.push(hmacKey(bytes));
+        }
       }
     }
     if (v.has("sourceIp")) {

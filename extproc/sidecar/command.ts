@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ConfigurationError, FAILURE_POLICIES, type FailurePolicy } from "../host/index.js";
 import { FAILOVER_WASM } from "../failover-module.js";
 import { DocumentError, display, loadDocument, locatePolicyErrors } from "../policy-file.js";
+import { readSecrets, withAffinitySecrets } from "./affinity-secret.js";
 import { type Level, jsonLogger } from "./logger.js";
 import { DEFAULTS, startSidecar } from "./server.js";
 
@@ -31,6 +32,9 @@ export const SERVE_HELP = `  serve                run the ext_proc sidecar (Envo
       --failure-policy P  what a filter trap costs: fail-reload (default: the request passes
                        untouched, the filter VM is rebuilt for the next ones), fail-open (requests
                        pass untouched until the policy reloads) or fail-closed (503 until then)
+      --affinity-secret-file FILE  secrets that sign affinity cookies, one per line, the
+                       current first, then previous ones still accepted; for cookie routes
+                       whose policy names no secret (re-read with the policy)
 `;
 
 export class ServeUsageError extends Error {}
@@ -61,7 +65,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         "admin-host": { type: "string" }, "admin-port": { type: "string" }, locality: { type: "string" },
         cluster: { type: "string" }, "max-streams": { type: "string" }, "drain-timeout": { type: "string" },
         "max-header-bytes": { type: "string" }, "max-header-count": { type: "string" }, keepalive: { type: "string" },
-        "log-level": { type: "string" }, "failure-policy": { type: "string" },
+        "log-level": { type: "string" }, "failure-policy": { type: "string" }, "affinity-secret-file": { type: "string" },
       },
     }));
   } catch (e) {
@@ -80,14 +84,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const [region = "", zone = "", subzone = ""] = (values.locality ?? "").split("/");
   const policyFile = values.policy ?? DEFAULT_POLICY;
+  const secretFile = values["affinity-secret-file"];
+  const readServed = secretFile === undefined ? readPolicy : (file: string) => withAffinitySecrets(readPolicy(file), readSecrets(secretFile));
   if (!values.policy) logger.log("info", "no --policy given: serving the built-in default policy", { file: DEFAULT_POLICY });
   let sidecar;
-  const policyText = readPolicy(policyFile);
+  const policyText = readServed(policyFile);
   try {
     sidecar = await startSidecar({
       policy: policyText,
       policyFile,
-      readPolicy,
+      readPolicy: readServed,
       modulePath: FAILOVER_WASM,
       host: values.host,
       port: int("port", values.port, DEFAULTS.port, 0, 65535),
