@@ -268,7 +268,7 @@ export function quote(s: string): string {
     else if (c == 10) esc = "\\n";
     else if (c == 13) esc = "\\r";
     else if (c == 9) esc = "\\t";
-    else if (c < 32) esc = "\\u00" + (c < 16 ? "0" : "") + c.toString(16);
+    else if (c < 32) esc = "\\u00" + String.fromCharCode(48 + (c >> 4)) + String.fromCharCode(c & 15 < 10 ? 48 + (c & 15) : 87 + (c & 15));
     if (esc !== null) {
       out += s.substring(start, i) + esc;
       start = i + 1;

@@ -106,3 +106,11 @@ export function field(s: string, sep: i32, index: i32): string | null {
   const end = s.indexOf(String.fromCharCode(sep), start);
   return s.substring(start, end < 0 ? s.length : end);
 }
+
+/** `s` without leading and trailing spaces and tabs (String#trim brings Unicode tables). */
+export function trimSpaces(s: string): string {
+  let a = 0, b = s.length;
+  while (a < b && (s.charCodeAt(a) == 32 || s.charCodeAt(a) == 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) == 32 || s.charCodeAt(b - 1) == 9)) b--;
+  return s.substring(a, b);
+}

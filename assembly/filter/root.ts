@@ -12,7 +12,7 @@ import { quote } from "../json";
 import { routePriorities } from "../plan/priorities";
 import { effectiveWeight, priorityLoad, toBasisPoints } from "../plan/split";
 import { MAX_POLICY_BYTES, parsePolicy } from "../policy/parse";
-import { AffinityKind, AssumeKind, Locality, Mode, Policy } from "../policy/model";
+import { AffinityKind, Assume, AssumeKind, Locality, Mode, Policy } from "../policy/model";
 import { hostMatches } from "../policy/parse";
 import { concat, formatNumber } from "../text";
 import { ClusterState, RouteState } from "./state";
@@ -155,8 +155,9 @@ export class FailoverRoot extends RootContext {
     let ejected = 0;
     for (let i = 0; i < this.clusters.length; i++) {
       const c = this.clusters[i];
-      if (this.policy.assume.has(i)) {
-        this.applyAssumption(c, i);
+      const assumed = c.spec.assume;
+      if (assumed !== null) {
+        this.applyAssumption(c, assumed!);
       } else {
         for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
           const cas = this.load(c);
@@ -184,8 +185,7 @@ export class FailoverRoot extends RootContext {
     this.publish(nowMs);
   }
 
-  private applyAssumption(c: ClusterState, i: i32): void {
-    const a = this.policy.assume.get(i);
+  private applyAssumption(c: ClusterState, a: Assume): void {
     c.assumed = true;
     c.total = <f64>c.spec.endpoints;
     c.ejected = a.kind == AssumeKind.Ejected;

@@ -7,7 +7,7 @@ import {
   HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
   nowNanos, removeHeader, replaceHeader, addHeader, getHeaders,
 } from "../abi";
-import { asciiLower } from "../text";
+import { asciiLower, trimSpaces } from "../text";
 import { Outcome } from "../health/record";
 import { AffinityKind, Mode, Policy } from "../policy/model";
 import { FailoverRoot, fnv1a } from "./root";
@@ -336,7 +336,7 @@ function cookieValue(header: string, name: string): string {
     const end = header.indexOf(";", at);
     const stop = end < 0 ? header.length : end;
     const eq = header.indexOf("=", at);
-    if (eq > at && eq < stop && header.substring(at, eq) == name) return header.substring(eq + 1, stop).trim();
+    if (eq > at && eq < stop && header.substring(at, eq) == name) return trimSpaces(header.substring(eq + 1, stop));
     at = stop + 1;
   }
   return "";

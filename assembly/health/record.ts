@@ -29,16 +29,15 @@ export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTi
 /** Distinct failing sources remembered per outlier interval (health.outlierDetection.minSources at most). */
 export const MAX_SOURCES = 7;
 
-const MAGIC: u32 = 0x46484c34; // "FHL4"
-// Layout: header fields; the interval's failing sources (interval: u32, held failures: u32,
-// held run and source count: u16, MAX_SOURCES hashes: u32); then BUCKETS x (requests, failures,
-// localFailures, latencyCount, latencySum in whole ms: u32). 340 bytes, as before the sources:
-// latency is whole milliseconds, so its sum needs no f64.
-const HEADER_SIZE = 4 + 8 * 6 + 4 * 6 + 8 * 3 + 4 + 4 + 2 + 2 + 4 * MAX_SOURCES;
-const BUCKET_SIZE = 5 * 4;
-export const RECORD_SIZE = HEADER_SIZE + BUCKETS * BUCKET_SIZE;
+const MAGIC: u32 = 0x46484c35; // "FHL5"
+/** Bytes of HealthRecord's own fields, the copied part (up to its first array). */
+const FIELDS: usize = offsetof<HealthRecord>("sources");
+/** 340 bytes: 4 (magic) + 108 (fields) + 28 (sources) + 10 buckets x 5 u32 (latency in whole ms). */
+export const RECORD_SIZE = 4 + <i32>FIELDS + 4 * MAX_SOURCES + BUCKETS * 5 * 4;
 
 export class HealthRecord {
+  // The shared record is MAGIC, then these fields as they lie in memory (up to `sources`), then
+  // the arrays: read and written by copying (a field-by-field codec cost a kilobyte of module).
   epoch: i64 = 0; // index of the newest bucket: floor(now / bucketMs)
   ejectedUntilMs: i64 = 0; // 0: not ejected
   lastEjectionMs: i64 = 0;
@@ -58,9 +57,10 @@ export class HealthRecord {
   // failures are held here, out of the window and the consecutive counters, so one client
   // cannot eject the cluster or lower its score for everyone.
   sourceEpoch: u32 = 0; // outlier interval index, low 32 bits
-  sourceCount: u32 = 0;
   heldFailures: u32 = 0;
-  heldRun: u32 = 0; // at most 0xffff
+  heldRun: u16 = 0;
+  sourceCount: u16 = 0;
+  // ---- end of the copied fields
   sources: StaticArray<u32> = new StaticArray<u32>(MAX_SOURCES);
   requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
   failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
@@ -69,11 +69,10 @@ export class HealthRecord {
   latencySum: StaticArray<u32> = new StaticArray<u32>(BUCKETS); // whole ms, saturating
 
   clear(): void {
-    this.epoch = 0; this.ejectedUntilMs = 0; this.lastEjectionMs = 0;
-    this.lastUnejectionMs = 0; this.lastBaselineMs = 0; this.lastScoreMs = 0; this.success = 1;
-    this.consecutive5xx = 0; this.consecutiveGateway = 0; this.consecutiveLocal = 0;
-    this.backoff = 0; this.ejections = 0; this.probeSuccesses = 0; this.baselineMs = 0; this.published = -1;
-    this.sourceEpoch = 0; this.sourceCount = 0; this.heldFailures = 0; this.heldRun = 0;
+    memory.fill(changetype<usize>(this), 0, FIELDS);
+    this.success = 1;
+    this.published = -1;
+    memory.fill(changetype<usize>(this.sources), 0, 4 * MAX_SOURCES);
     for (let i = 0; i < BUCKETS; i++) this.clearBucket(i);
   }
 
@@ -90,67 +89,24 @@ export class HealthRecord {
       this.clear();
       return false;
     }
-    let at = ptr + 4;
-    this.epoch = load<i64>(at); at += 8;
-    this.ejectedUntilMs = load<i64>(at); at += 8;
-    this.lastEjectionMs = load<i64>(at); at += 8;
-    this.lastUnejectionMs = load<i64>(at); at += 8;
-    this.lastBaselineMs = load<i64>(at); at += 8;
-    this.lastScoreMs = load<i64>(at); at += 8;
-    this.consecutive5xx = load<u32>(at); at += 4;
-    this.consecutiveGateway = load<u32>(at); at += 4;
-    this.consecutiveLocal = load<u32>(at); at += 4;
-    this.backoff = load<u32>(at); at += 4;
-    this.ejections = load<u32>(at); at += 4;
-    this.probeSuccesses = load<u32>(at); at += 4;
-    this.baselineMs = load<f64>(at); at += 8;
-    this.published = load<f64>(at); at += 8;
-    this.success = load<f64>(at); at += 8;
-    this.sourceEpoch = load<u32>(at); at += 4;
-    this.heldFailures = load<u32>(at); at += 4;
-    this.heldRun = load<u16>(at); at += 2;
-    this.sourceCount = load<u16>(at); at += 2;
-    for (let i = 0; i < MAX_SOURCES; i++) { this.sources[i] = load<u32>(at); at += 4; }
-    for (let i = 0; i < BUCKETS; i++) {
-      this.requests[i] = load<u32>(at); at += 4;
-      this.failures[i] = load<u32>(at); at += 4;
-      this.localFailures[i] = load<u32>(at); at += 4;
-      this.latencyCount[i] = load<u32>(at); at += 4;
-      this.latencySum[i] = load<u32>(at); at += 4;
-    }
+    this.copy(ptr, false);
     return true;
   }
 
   encode(ptr: usize): void {
     store<u32>(ptr, MAGIC);
+    this.copy(ptr, true);
+  }
+
+  private copy(ptr: usize, out: bool): void {
     let at = ptr + 4;
-    store<i64>(at, this.epoch); at += 8;
-    store<i64>(at, this.ejectedUntilMs); at += 8;
-    store<i64>(at, this.lastEjectionMs); at += 8;
-    store<i64>(at, this.lastUnejectionMs); at += 8;
-    store<i64>(at, this.lastBaselineMs); at += 8;
-    store<i64>(at, this.lastScoreMs); at += 8;
-    store<u32>(at, this.consecutive5xx); at += 4;
-    store<u32>(at, this.consecutiveGateway); at += 4;
-    store<u32>(at, this.consecutiveLocal); at += 4;
-    store<u32>(at, this.backoff); at += 4;
-    store<u32>(at, this.ejections); at += 4;
-    store<u32>(at, this.probeSuccesses); at += 4;
-    store<f64>(at, this.baselineMs); at += 8;
-    store<f64>(at, this.published); at += 8;
-    store<f64>(at, this.success); at += 8;
-    store<u32>(at, this.sourceEpoch); at += 4;
-    store<u32>(at, this.heldFailures); at += 4;
-    store<u16>(at, <u16>this.heldRun); at += 2;
-    store<u16>(at, <u16>this.sourceCount); at += 2;
-    for (let i = 0; i < MAX_SOURCES; i++) { store<u32>(at, this.sources[i]); at += 4; }
-    for (let i = 0; i < BUCKETS; i++) {
-      store<u32>(at, this.requests[i]); at += 4;
-      store<u32>(at, this.failures[i]); at += 4;
-      store<u32>(at, this.localFailures[i]); at += 4;
-      store<u32>(at, this.latencyCount[i]); at += 4;
-      store<u32>(at, this.latencySum[i]); at += 4;
-    }
+    at = move(at, changetype<usize>(this), FIELDS, out);
+    at = move(at, changetype<usize>(this.sources), 4 * MAX_SOURCES, out);
+    at = move(at, changetype<usize>(this.requests), 4 * BUCKETS, out);
+    at = move(at, changetype<usize>(this.failures), 4 * BUCKETS, out);
+    at = move(at, changetype<usize>(this.localFailures), 4 * BUCKETS, out);
+    at = move(at, changetype<usize>(this.latencyCount), 4 * BUCKETS, out);
+    move(at, changetype<usize>(this.latencySum), 4 * BUCKETS, out);
   }
 
   /** Moves the window to `nowMs`, clearing buckets that aged out. */
@@ -352,4 +308,11 @@ export class HealthRecord {
     for (let i = 0; i < BUCKETS; i++) { n += this.latencyCount[i]; s += this.latencySum[i]; }
     return n > 0 ? s / <f64>n : 0;
   }
+}
+
+/** Copies `size` bytes between the record at `at` and `mine`, either way; returns the next offset. */
+function move(at: usize, mine: usize, size: usize, out: bool): usize {
+  if (out) memory.copy(at, mine, size);
+  else memory.copy(mine, at, size);
+  return at + size;
 }

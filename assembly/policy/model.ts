@@ -30,6 +30,8 @@ export class ClusterSpec {
   endpoints: i32 = 1;
   /** Locality weight inside a priority (Istio: the endpoint count). */
   weight: i32 = 1;
+  /** Assumed health (what-if planning, or a drain), or null: measured. */
+  assume: Assume | null = null;
 }
 
 export class AggregateSpec {
@@ -140,8 +142,6 @@ export class Policy {
   aggregates: Array<AggregateSpec> = [];
   routes: Array<RouteSpec> = [];
   health: HealthSpec = new HealthSpec();
-  /** Assumed health per cluster index (what-if planning, or a drain). */
-  assume: Map<i32, Assume> = new Map();
 
   clusterIndex(name: string): i32 {
     for (let i = 0; i < this.clusters.length; i++) if (this.clusters[i].name == name) return i;

@@ -1,7 +1,7 @@
 // Reads the policy document (JSON) into the model, collecting every problem with the exact path
 // of the member at fault, e.g. `routes[1].destination.weights.c9: unknown cluster "c9"`.
 
-import { asciiLower, field, formatNumber } from "../text";
+import { asciiLower, field, formatNumber, trimSpaces } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import { MAX_SOURCES } from "../health/record";
@@ -484,7 +484,7 @@ class Reader {
     for (let i = 0; ; i++) {
       const part = field(s.retryOn, 44, i);
       if (part === null) break;
-      const cond = part!.trim();
+      const cond = trimSpaces(part!);
       if (!known.includes(cond)) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(cond) + " (Envoy knows: " + known.join(", ") + ")");
     }
     s.numRetries = this.int(v, "numRetries", path, 1, 0, 100);
@@ -573,7 +573,7 @@ class Reader {
       } else {
         this.fail(ap, "give healthy (and total), score, or ejected");
       }
-      p.assume.set(idx, a);
+      p.clusters[idx].assume = a;
     }
   }
 }
