@@ -1,7 +1,7 @@
+import { itoa } from "./text";
 // A small JSON reader for plugin configuration. It runs at configure time only, never per
 // request, and reports syntax errors with line and column so an operator can find them.
 
-import { parseDecimal } from "./text";
 
 export enum JsonKind { Null, Bool, Number, String, Array, Object }
 
@@ -78,7 +78,7 @@ class Parser {
     for (let i = 0; i < end; i++) {
       if (this.text.charCodeAt(i) == 10) { line++; col = 1; } else col++;
     }
-    return "line " + line.toString() + ", column " + col.toString();
+    return "line " + itoa(line) + ", column " + itoa(col);
   }
 
   fail(msg: string): JsonValue {
@@ -99,7 +99,7 @@ class Parser {
   }
 
   value(depth: i32): JsonValue {
-    if (depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
+    if (depth > MAX_DEPTH) return this.fail("nesting deeper than " + itoa(MAX_DEPTH));
     this.ws();
     if (this.pos >= this.text.length) return this.fail("unexpected end of document");
     const c = this.text.charCodeAt(this.pos);
@@ -225,31 +225,47 @@ class Parser {
     return code;
   }
 
+  /**
+   * A number, its value computed while its syntax is checked: integers are exact; decimals are
+   * mantissa / 10^digits, correctly rounded for the short numbers a policy holds.
+   */
   number(): JsonValue {
     const t = this.text;
     const start = this.pos;
-    if (t.charCodeAt(this.pos) == 45) this.pos++;
-    let digits = 0;
-    while (this.pos < t.length && isDigit(t.charCodeAt(this.pos))) { this.pos++; digits++; }
-    if (digits == 0) return this.fail("bad number");
+    const neg = t.charCodeAt(this.pos) == 45;
+    if (neg) this.pos++;
+    let mantissa: f64 = 0;
+    let exp = 0;
+    const first = this.pos;
+    while (this.digit()) mantissa = mantissa * 10 + <f64>(t.charCodeAt(this.pos++) - 48);
+    if (this.pos == first) return this.fail("bad number");
     if (this.pos < t.length && t.charCodeAt(this.pos) == 46) {
-      this.pos++;
-      let frac = 0;
-      while (this.pos < t.length && isDigit(t.charCodeAt(this.pos))) { this.pos++; frac++; }
-      if (frac == 0) return this.fail("bad number: digits expected after '.'");
+      const dot = ++this.pos;
+      while (this.digit()) { mantissa = mantissa * 10 + <f64>(t.charCodeAt(this.pos++) - 48); exp--; }
+      if (this.pos == dot) return this.fail("bad number: digits expected after '.'");
     }
     if (this.pos < t.length && (t.charCodeAt(this.pos) | 32) == 101) {
       this.pos++;
-      if (this.pos < t.length && (t.charCodeAt(this.pos) == 43 || t.charCodeAt(this.pos) == 45)) this.pos++;
-      let exp = 0;
-      while (this.pos < t.length && isDigit(t.charCodeAt(this.pos))) { this.pos++; exp++; }
-      if (exp == 0) return this.fail("bad number: digits expected in exponent");
+      const eneg = this.pos < t.length && t.charCodeAt(this.pos) == 45;
+      if (eneg || (this.pos < t.length && t.charCodeAt(this.pos) == 43)) this.pos++;
+      const at = this.pos;
+      let e = 0;
+      while (this.digit()) { if (e < 10000) e = e * 10 + (t.charCodeAt(this.pos) - 48); this.pos++; }
+      if (this.pos == at) return this.fail("bad number: digits expected in exponent");
+      exp += eneg ? -e : e;
     }
     const v = new JsonValue();
     v.kind = JsonKind.Number;
     v.str = t.substring(start, this.pos); // as written, for messages
-    v.num = parseDecimal(v.str);
+    let p: f64 = 1;
+    for (let i = 0; i < abs(exp) && p != Infinity; i++) p *= 10;
+    const value = exp < 0 ? mantissa / p : mantissa * p;
+    v.num = neg ? -value : value;
     return v;
+  }
+
+  digit(): bool {
+    return this.pos < this.text.length && isDigit(this.text.charCodeAt(this.pos));
   }
 }
 

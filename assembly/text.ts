@@ -27,56 +27,16 @@ export function formatNumber(v: f64, decimals: i32 = 2): string {
   const unit = <i64>scale;
   const whole = scaled / unit;
   let frac = scaled % unit;
-  let s = (neg && scaled != 0 ? "-" : "") + whole.toString();
+  let s = (neg && scaled != 0 ? "-" : "") + itoa(whole);
   if (frac == 0) return s;
   let digits = decimals;
   while (frac % 10 == 0) { frac /= 10; digits--; }
-  const f = frac.toString();
+  const f = itoa(frac);
   s += ".";
   for (let i = f.length; i < digits; i++) s += "0";
   return s + f;
 }
 
-/**
- * The value of a JSON number literal (already checked for syntax). Integers are exact; decimals
- * are mantissa / 10^digits, correctly rounded for the short numbers a policy holds.
- */
-export function parseDecimal(text: string): f64 {
-  let i = 0;
-  const neg = text.charCodeAt(0) == 45;
-  if (neg) i++;
-  let mantissa: f64 = 0;
-  let exp = 0;
-  while (i < text.length && isDigit(text.charCodeAt(i))) mantissa = mantissa * 10 + <f64>(text.charCodeAt(i++) - 48);
-  if (i < text.length && text.charCodeAt(i) == 46) {
-    i++;
-    while (i < text.length && isDigit(text.charCodeAt(i))) {
-      mantissa = mantissa * 10 + <f64>(text.charCodeAt(i++) - 48);
-      exp--;
-    }
-  }
-  if (i < text.length && (text.charCodeAt(i) | 32) == 101) {
-    i++;
-    const eneg = text.charCodeAt(i) == 45;
-    if (eneg || text.charCodeAt(i) == 43) i++;
-    let e = 0;
-    while (i < text.length && isDigit(text.charCodeAt(i)) && e < 10000) e = e * 10 + (text.charCodeAt(i++) - 48);
-    exp += eneg ? -e : e;
-  }
-  let value = mantissa;
-  if (exp < 0) value /= pow10(-exp);
-  else if (exp > 0) value *= pow10(exp);
-  return neg ? -value : value;
-}
-
-function pow10(n: i32): f64 {
-  let r: f64 = 1;
-  for (let i = 0; i < n && r != Infinity; i++) r *= 10;
-  return r;
-}
-
-// @ts-ignore: decorator
-@inline function isDigit(c: i32): bool { return c >= 48 && c <= 57; }
 
 /**
  * The pieces as one string, in linear time. (`+=` in a loop copies the growing string each time,
@@ -113,4 +73,9 @@ export function trimSpaces(s: string): string {
   while (a < b && (s.charCodeAt(a) == 32 || s.charCodeAt(a) == 9)) a++;
   while (b > a && (s.charCodeAt(b - 1) == 32 || s.charCodeAt(b - 1) == 9)) b--;
   return s.substring(a, b);
+}
+
+/** An integer in decimal. One routine for every width: i32's and i64's toString are two. */
+export function itoa(n: i64): string {
+  return n.toString();
 }

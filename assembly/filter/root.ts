@@ -14,7 +14,7 @@ import { effectiveWeight, priorityLoad, toBasisPoints } from "../plan/split";
 import { MAX_POLICY_BYTES, parsePolicy } from "../policy/parse";
 import { AffinityKind, Assume, AssumeKind, Locality, Mode, Policy } from "../policy/model";
 import { hostMatches } from "../policy/parse";
-import { concat, formatNumber } from "../text";
+import { concat, formatNumber, itoa } from "../text";
 import { ClusterState, RouteState } from "./state";
 import { FailoverStream } from "./stream";
 
@@ -52,7 +52,7 @@ export class FailoverRoot extends RootContext {
 
   onConfigure(size: u32): bool {
     if (size > MAX_POLICY_BYTES) {
-      log(LogLevel.Error, "failover: policy: document: " + size.toString() + " bytes; the limit is " + MAX_POLICY_BYTES.toString() + " (1 MiB)");
+      log(LogLevel.Error, "failover: policy: document: " + itoa(size) + " bytes; the limit is " + itoa(MAX_POLICY_BYTES) + " (1 MiB)");
       return false;
     }
     const buf = getBuffer(BufferType.PluginConfiguration);
@@ -105,7 +105,7 @@ export class FailoverRoot extends RootContext {
     }
     if (this.ownKeyUsed && readSharedData(OWN_KEY, changetype<usize>(this.ownKey[0]), 32) != 32) {
       const key = changetype<usize>(this.ownKey[0]);
-      if (!randomBytes(key, 32)) log(LogLevel.Warn, "failover: no random source for the affinity cookie key; set affinity.cookie.secret");
+      if (!randomBytes(key, 32)) log(LogLevel.Warn, "failover: random_get failed: set affinity.cookie.secret");
       writeSharedData(OWN_KEY, key, 32, 0);
     }
     this.mNoRoute = defineMetric(MetricType.Counter, "failover.no_route_total");
@@ -115,7 +115,7 @@ export class FailoverRoot extends RootContext {
     if (this.rng == 0) this.rng = 0x9e3779b97f4a7c15;
     setTickPeriod(p.health.refreshMs);
     this.configured = true;
-    log(LogLevel.Info, "failover: policy loaded: " + p.clusters.length.toString() + " clusters, " + p.routes.length.toString() +
+    log(LogLevel.Info, "failover: policy loaded: " + itoa(p.clusters.length) + " clusters, " + itoa(p.routes.length) +
       " routes, proxy locality " + this.proxy.describe());
     this.refresh(<i64>(now / 1000000));
   }
@@ -248,7 +248,7 @@ export class FailoverRoot extends RootContext {
     if (ejected) {
       incrementMetric(c.mEjections, 1);
       log(LogLevel.Warn, "failover: ejected cluster " + c.spec.name + " until +" +
-        ((this.record.ejectedUntilMs - nowMs) / 1000).toString() + "s (ejection " + this.record.ejections.toString() + ")");
+        ((this.record.ejectedUntilMs - nowMs) / 1000).toString() + "s (ejection " + itoa(this.record.ejections) + ")");
     }
     if (ejected || readmitted) this.refresh(nowMs);
   }
@@ -328,7 +328,7 @@ export class FailoverRoot extends RootContext {
       cum += rs.bp[i];
       rs.cumulative[i] = cum;
       const c = this.clusters[spec.clusters[i]];
-      rs.priorityText[i] = spec.mode == Mode.Weighted ? "0" : rs.prio.level[i].toString();
+      rs.priorityText[i] = spec.mode == Mode.Weighted ? "0" : itoa(rs.prio.level[i]);
       rs.scoreText[i] = fmt2(c.score);
       recordMetric(rs.mShare[i], <u64>(rs.bp[i] / 100));
     }
@@ -412,7 +412,7 @@ export class FailoverRoot extends RootContext {
       if (rs.bp[i] <= 0) continue;
       const h = mix(base ^ (<u64>(rs.spec.clusters[i] + 1) * 0x9e3779b97f4a7c15));
       const u = (<f64>(h >> 11) + 0.5) / 9007199254740992.0; // (0, 1)
-      const score = -<f64>rs.bp[i] / Math.log(u);
+      const score = -<f64>rs.bp[i] / ln(u);
       if (score > bestScore) { bestScore = score; best = i; }
     }
     return best < 0 ? this.pickRandom(rs) : best;
@@ -465,7 +465,7 @@ export class FailoverRoot extends RootContext {
     // does Array#join at shrinkLevel 1), quadratic in routes x clusters: a policy at its limits
     // then ran out of memory.
     const s: Array<string> = [];
-    s.push("{\"generation\":" + this.generation.toString() + ",\"timeMs\":" + nowMs.toString() +
+    s.push("{\"generation\":" + itoa(this.generation) + ",\"timeMs\":" + itoa(nowMs) +
       ",\"locality\":{\"region\":" + quote(this.proxy.region) + ",\"zone\":" + quote(this.proxy.zone) +
       ",\"subzone\":" + quote(this.proxy.subzone) + ",\"cluster\":" + quote(this.proxy.cluster) + "},\"routes\":[");
     for (let r = 0; r < this.routes.length; r++) {
@@ -478,8 +478,8 @@ export class FailoverRoot extends RootContext {
       if (spec.mode != Mode.Weighted) {
         for (let p = 0; p < rs.prio.levels; p++) {
           if (p > 0) s.push(",");
-          s.push("{\"priority\":" + p.toString() + ",\"health\":" + rs.load.health[p].toString() + ",\"load\":" +
-            rs.load.load[p].toString() + ",\"panic\":" + (rs.load.panic[p] ? "true" : "false") + ",\"clusters\":[");
+          s.push("{\"priority\":" + itoa(p) + ",\"health\":" + itoa(rs.load.health[p]) + ",\"load\":" +
+            itoa(rs.load.load[p]) + ",\"panic\":" + (rs.load.panic[p] ? "true" : "false") + ",\"clusters\":[");
           let first = true;
           for (let i = 0; i < spec.clusters.length; i++) {
             if (rs.prio.level[i] != p) continue;
@@ -506,8 +506,8 @@ export class FailoverRoot extends RootContext {
     for (let i = 0; i < this.clusters.length; i++) {
       const c = this.clusters[i];
       s.push((i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"score\":" + fmt2(c.score) +
-        ",\"ejected\":" + (c.ejected ? "true" : "false") + ",\"ejections\":" + c.ejections.toString() +
-        ",\"requests\":" + c.requests.toString() + ",\"failures\":" + c.failures.toString() +
+        ",\"ejected\":" + (c.ejected ? "true" : "false") + ",\"ejections\":" + itoa(c.ejections) +
+        ",\"requests\":" + itoa(c.requests) + ",\"failures\":" + itoa(c.failures) +
         ",\"latencyMs\":" + fmt2(c.latencyMs) + ",\"baselineMs\":" + fmt2(c.baselineMs) +
         ",\"assumed\":" + (c.assumed ? "true" : "false") + "}");
     }
@@ -519,11 +519,11 @@ export class FailoverRoot extends RootContext {
 /** This proxy's locality: the policy's fields first, then Envoy's node (xds.node.*, or node.* before Envoy 1.33). */
 function nodeLocality(p: Policy): Locality {
   const l = new Locality();
-  l.region = nodeString(["locality", "region"]);
-  l.zone = nodeString(["locality", "zone"]);
-  l.subzone = nodeString(["locality", "sub_zone"]);
-  l.cluster = nodeString(["metadata", "CLUSTER_ID"]);
-  const network = nodeString(["metadata", "NETWORK"]);
+  l.region = nodeString("locality", "region");
+  l.zone = nodeString("locality", "zone");
+  l.subzone = nodeString("locality", "sub_zone");
+  l.cluster = nodeString("metadata", "CLUSTER_ID");
+  const network = nodeString("metadata", "NETWORK");
   if (network.length > 0) l.labels.set("topology.istio.io/network", network);
   const set = p.localitySet;
   if (set.includes("region")) l.region = p.locality.region;
@@ -535,10 +535,9 @@ function nodeLocality(p: Policy): Locality {
   return l;
 }
 
-function nodeString(path: Array<string>): string {
-  const full = ["xds", "node"].concat(path);
-  let v = getPropertyString(full);
-  if (v === null) v = getPropertyString(["node"].concat(path));
+function nodeString(field: string, key: string): string {
+  let v = getPropertyString(["xds", "node", field, key]);
+  if (v === null) v = getPropertyString(["node", field, key]);
   return v === null ? "" : v!;
 }
 
@@ -563,7 +562,7 @@ function utf8Concat(parts: Array<string>): ArrayBuffer {
 /** Basis points as a percentage with two decimals ("99.5" -> "99.50"). */
 export function bpText(bp: i32): string {
   const frac = bp % 100;
-  return (bp / 100).toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+  return itoa((bp / 100)) + "." + (frac < 10 ? "0" : "") + itoa(frac);
 }
 
 /** A number with at most two decimals. */
@@ -578,6 +577,23 @@ export function fnv1a(s: string): u64 {
     h *= 0x100000001b3;
   }
   return h;
+}
+
+/**
+ * ln(x) for a normal x > 0, to about 1e-9 (Math.log costs 400 bytes of module): x = m 2^e with
+ * m in [1, 2), and ln m = 2 atanh s, s = (m - 1) / (m + 1) < 1/3, by its series.
+ */
+function ln(x: f64): f64 {
+  const bits = reinterpret<u64>(x);
+  const m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  const s = (m - 1) / (m + 1);
+  let term = s;
+  let sum: f64 = 0;
+  for (let k = 1; k < 18; k += 2) {
+    sum += term / <f64>k;
+    term *= s * s;
+  }
+  return 2 * sum + <f64>(<i32>(bits >> 52) - 1023) * 0.6931471805599453;
 }
 
 /** splitmix64 finalizer: spreads the bits of a hash. */

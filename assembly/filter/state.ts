@@ -45,18 +45,18 @@ export class RouteState {
   prio: RoutePriorities;
   load: PriorityLoad = new PriorityLoad();
   /** Per candidate: share in basis points (sum 10000), cumulative points, and prepared text. */
-  bp: Array<i32> = [];
-  cumulative: Array<i32> = [];
-  shares: Array<f64> = [];
-  reason: Array<string> = [];
-  probe: Array<bool> = [];
-  decision: Array<string> = [];
+  bp: Array<i32>;
+  cumulative: Array<i32>;
+  shares: Array<f64>;
+  reason: Array<string>;
+  probe: Array<bool>;
+  decision: Array<string>;
   /** The split as the decision header ends with it ("c1:100.00,c2:0.00"). */
   split: string = "";
-  priorityText: Array<string> = [];
-  scoreText: Array<string> = [];
+  priorityText: Array<string>;
+  scoreText: Array<string>;
   /** Aggregate (index into policy.aggregates) to name instead of the cluster, or -1. */
-  aggregate: Array<i32> = [];
+  aggregate: Array<i32>;
   /** Share gauges per candidate. */
   mShare: Array<u32> = [];
   // Retry budget: two half-window buckets of requests and retries (this worker's view).
@@ -69,16 +69,14 @@ export class RouteState {
     this.spec = spec;
     this.prio = prio;
     const n = spec.clusters.length;
-    for (let i = 0; i < n; i++) {
-      this.bp.push(0);
-      this.cumulative.push(0);
-      this.shares.push(0);
-      this.reason.push("");
-      this.probe.push(false);
-      this.decision.push("");
-      this.priorityText.push("0");
-      this.scoreText.push("100");
-      this.aggregate.push(-1);
-    }
+    this.bp = new Array<i32>(n);
+    this.cumulative = new Array<i32>(n);
+    this.shares = new Array<f64>(n);
+    this.probe = new Array<bool>(n);
+    this.aggregate = new Array<i32>(n).fill(-1);
+    this.reason = new Array<string>(n).fill("");
+    this.decision = new Array<string>(n).fill("");
+    this.priorityText = new Array<string>(n).fill("0");
+    this.scoreText = new Array<string>(n).fill("100");
   }
 }

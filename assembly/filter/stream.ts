@@ -7,7 +7,7 @@ import {
   HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
   nowNanos, removeHeader, replaceHeader, addHeader, getHeaders,
 } from "../abi";
-import { asciiLower, trimSpaces } from "../text";
+import { asciiLower, itoa, trimSpaces } from "../text";
 import { Outcome } from "../health/record";
 import { AffinityKind, Mode, Policy } from "../policy/model";
 import { FailoverRoot, fnv1a } from "./root";
@@ -94,8 +94,8 @@ export class FailoverStream extends HttpContext {
       const exhausted = root.budgetExhausted(rs, nowMs);
       if (exhausted) incrementMetric(rs.mBudgetExhausted, 1);
       replaceHeader(M, RETRY[0], retry!.retryOn);
-      replaceHeader(M, RETRY[1], exhausted ? "0" : retry!.numRetries.toString());
-      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, RETRY[2], (<i64>retry!.perTryTimeoutMs).toString());
+      replaceHeader(M, RETRY[1], exhausted ? "0" : itoa(retry!.numRetries));
+      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, RETRY[2], itoa((<i64>retry!.perTryTimeoutMs)));
       else removeHeader(M, RETRY[2]);
       if (retry!.retriableStatusCodes.length > 0) replaceHeader(M, RETRY[3], retry!.retriableStatusCodes);
       else removeHeader(M, RETRY[3]);
@@ -176,7 +176,7 @@ export class FailoverStream extends HttpContext {
     if (this.newCookie.length > 0) {
       const a = this.route!.spec.affinity;
       addHeader(MapType.HttpResponseHeaders, "set-cookie", a.cookieName + "=" + this.newCookie + "; Max-Age=" +
-        a.cookieTtlS.toString() + "; Path=" + a.cookiePath + "; HttpOnly; SameSite=Lax");
+        itoa(a.cookieTtlS) + "; Path=" + a.cookiePath + "; HttpOnly; SameSite=Lax");
     }
     return HeadersStatus.Continue;
   }
@@ -236,17 +236,12 @@ export class FailoverStream extends HttpContext {
 }
 
 /**
- * The aggregate child that served the request, by what Envoy tells at on_log: `xds.cluster_name`
- * when it names a child (it names the route's cluster, the aggregate itself in today's router),
- * else the upstream host's locality (`upstream.locality`, Envoy 1.34+) when exactly one child
- * sits there; -1 when it cannot be known.
+ * The aggregate child that served the request, by what Envoy tells at on_log: the upstream host's
+ * locality (`upstream.locality`, Envoy 1.34+) when exactly one child sits there; -1 when it cannot
+ * be known. (`xds.cluster_name` is the route's cluster, the aggregate itself: router.cc sets the
+ * stream's upstream cluster info from the route.)
  */
 function answeringChild(p: Policy, children: Array<i32>): i32 {
-  const named = getPropertyString(["xds", "cluster_name"]);
-  if (named !== null) {
-    const c = p.clusterIndex(named!);
-    if (children.includes(c)) return c;
-  }
   const region = getPropertyString(["upstream", "locality", "region"]);
   if (region === null) return -1;
   const zone = getPropertyString(["upstream", "locality", "zone"]);
@@ -263,8 +258,9 @@ function answeringChild(p: Policy, children: Array<i32>): i32 {
 
 /** Response code details of a local reply the downstream caused. */
 function clientCaused(details: string): bool {
+  // http1., http2., http3.: the downstream codec's errors.
   return details.startsWith("downstream_") || details.startsWith("request_") ||
-    details.startsWith("http1.") || details.startsWith("http2.") || details.startsWith("http3.");
+    (details.startsWith("http") && details.charCodeAt(5) == 46);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Reads the policy document (JSON) into the model, collecting every problem with the exact path
 // of the member at fault, e.g. `routes[1].destination.weights.c9: unknown cluster "c9"`.
 
-import { asciiLower, field, formatNumber, trimSpaces } from "../text";
+import { asciiLower, field, formatNumber, itoa, trimSpaces } from "../text";
 import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import { MAX_SOURCES } from "../health/record";
@@ -55,7 +55,9 @@ class Reader {
     }
     for (let i = 0; i < v.keys.length; i++) {
       if (!allowed.includes(v.keys[i])) {
-        this.fail(join(path, v.keys[i]), "unknown field (expected one of: " + allowed.join(", ") + ")");
+        let names = "";
+        for (let j = 0; j < allowed.length; j++) names += (j > 0 ? ", " : "") + allowed[j];
+        this.fail(join(path, v.keys[i]), "unknown field (expected one of: " + names + ")");
       }
     }
     return true;
@@ -80,11 +82,11 @@ class Reader {
    */
   name(obj: JsonValue, path: string, fallback: string, required: bool): string {
     const s = this.str(obj, "name", path, fallback, required);
-    if (s.length > MAX_NAME) this.fail(join(path, "name"), "at most " + MAX_NAME.toString() + " characters");
+    if (s.length > MAX_NAME) this.fail(join(path, "name"), "at most " + itoa(MAX_NAME) + " characters");
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c <= 32 || c == 127) {
-        this.fail(join(path, "name"), "must not hold spaces or control characters (it is sent as a header value and is an Envoy cluster or stat name), got " + quote(s));
+        this.fail(join(path, "name"), "no spaces or control characters in a name, got " + quote(s));
         break;
       }
     }
@@ -158,7 +160,7 @@ class Reader {
     }
     for (let i = 0; i < v.items.length; i++) {
       const item = v.items[i];
-      if (!item.isString) this.fail(join(path, key) + "[" + i.toString() + "]", "expected a string, got " + item.kindName());
+      if (!item.isString) this.fail(join(path, key) + "[" + itoa(i) + "]", "expected a string, got " + item.kindName());
       else out.push(item.str);
     }
     return out;
@@ -184,8 +186,8 @@ class Reader {
     if (p.routingHeader.startsWith("x-failover-") && p.routingHeader != "x-failover-upstream") {
       this.fail("routingHeader", "x-failover-* names other than x-failover-upstream are the filter's explanation headers");
     }
-    if (p.routingHeader.startsWith("x-envoy-") || p.routingHeader.startsWith("x-forwarded-") || MEANINGFUL.includes(p.routingHeader)) {
-      this.fail("routingHeader", quote(p.routingHeader) + " already means something to Envoy or HTTP; choose a header of your own");
+    if (p.routingHeader.startsWith("x-envoy-") || p.routingHeader.startsWith("x-forwarded-") || listed(MEANINGFUL, p.routingHeader)) {
+      this.fail("routingHeader", quote(p.routingHeader) + " has a meaning to Envoy or HTTP");
     }
     p.explainResponse = this.bool(doc, "explainResponse", "", false);
     if (doc.has("seed")) {
@@ -232,9 +234,9 @@ class Reader {
     const items = this.array(doc, "clusters", "");
     if (!doc.has("clusters")) this.fail("clusters", "required: the Envoy clusters the filter may name");
     else if (items.length == 0) this.fail("clusters", "must list at least one cluster");
-    if (items.length > MAX_CLUSTERS) this.fail("clusters", "at most " + MAX_CLUSTERS.toString() + " clusters");
+    if (items.length > MAX_CLUSTERS) this.fail("clusters", "at most " + itoa(MAX_CLUSTERS) + " clusters");
     for (let i = 0; i < items.length && i < MAX_CLUSTERS; i++) {
-      const path = "clusters[" + i.toString() + "]";
+      const path = "clusters[" + itoa(i) + "]";
       const v = items[i];
       if (!this.object(v, path, ["name", "region", "zone", "subzone", "cluster", "labels", "hosts", "endpoints", "weight"])) continue;
       const c = new ClusterSpec();
@@ -262,7 +264,7 @@ class Reader {
   aggregates(doc: JsonValue, p: Policy): void {
     const items = this.array(doc, "aggregates", "");
     for (let i = 0; i < items.length; i++) {
-      const path = "aggregates[" + i.toString() + "]";
+      const path = "aggregates[" + itoa(i) + "]";
       const v = items[i];
       if (!this.object(v, path, ["name", "clusters"])) continue;
       const a = new AggregateSpec();
@@ -272,7 +274,7 @@ class Reader {
       if (names.length < 2) this.fail(join(path, "clusters"), "an aggregate needs at least two clusters, in failover order");
       for (let j = 0; j < names.length; j++) {
         const idx = p.clusterIndex(names[j]);
-        if (idx < 0) this.fail(join(path, "clusters") + "[" + j.toString() + "]", "unknown cluster " + quote(names[j]));
+        if (idx < 0) this.fail(join(path, "clusters") + "[" + itoa(j) + "]", "unknown cluster " + quote(names[j]));
         else a.clusters.push(idx);
       }
       p.aggregates.push(a);
@@ -329,17 +331,17 @@ class Reader {
   routes(doc: JsonValue, p: Policy): void {
     const items = this.array(doc, "routes", "");
     if (!doc.has("routes")) this.fail("routes", "required: at least one route");
-    if (items.length > MAX_ROUTES) this.fail("routes", "at most " + MAX_ROUTES.toString() + " routes");
+    if (items.length > MAX_ROUTES) this.fail("routes", "at most " + itoa(MAX_ROUTES) + " routes");
     let candidates = 0;
     for (let i = 0; i < items.length && i < MAX_ROUTES; i++) {
-      const path = "routes[" + i.toString() + "]";
+      const path = "routes[" + itoa(i) + "]";
       const v = items[i];
       if (!this.object(v, path, ["name", "match", "destination", "priority", "retry", "affinity"])) continue;
       const r = new RouteSpec();
       r.index = p.routes.length;
-      r.name = this.name(v, path, "route-" + i.toString(), false);
+      r.name = this.name(v, path, "route-" + itoa(i), false);
       for (let j = 0; j < p.routes.length; j++) {
-        if (p.routes[j].name == r.name) this.fail(join(path, "name"), "duplicate route " + quote(r.name) + " (routes[" + j.toString() + "])");
+        if (p.routes[j].name == r.name) this.fail(join(path, "name"), "duplicate route " + quote(r.name) + " (routes[" + itoa(j) + "])");
       }
       const match = v.get("match");
       if (match !== null && this.object(match, join(path, "match"), ["authority", "pathPrefix"])) {
@@ -361,7 +363,7 @@ class Reader {
       candidates += r.clusters.length;
     }
     if (candidates > MAX_CANDIDATES) {
-      this.fail("routes", "at most " + MAX_CANDIDATES.toString() + " clusters over all routes (each route's clusters, summed), got " + candidates.toString());
+      this.fail("routes", "at most " + itoa(MAX_CANDIDATES) + " clusters over all routes (each route's clusters, summed), got " + itoa(candidates));
     }
   }
 
@@ -374,7 +376,7 @@ class Reader {
     const mode = this.str(v, "mode", path, "auto");
     if (mode == "auto") {
       r.mode = Mode.Auto;
-      if (v.has("clusters") || v.has("weights")) this.fail(path, "mode auto takes no clusters or weights: it uses every cluster whose hosts include the route's authority");
+      if (v.has("clusters") || v.has("weights")) this.fail(path, "mode auto takes no clusters or weights: it picks the clusters by their hosts");
       for (let i = 0; i < p.clusters.length; i++) {
         if (servesAuthority(p.clusters[i].hosts, r.authority)) r.clusters.push(i);
       }
@@ -386,8 +388,8 @@ class Reader {
       if (names.length == 0) this.fail(join(path, "clusters"), "mode named needs at least one cluster");
       for (let i = 0; i < names.length; i++) {
         const idx = p.clusterIndex(names[i]);
-        if (idx < 0) this.fail(join(path, "clusters") + "[" + i.toString() + "]", "unknown cluster " + quote(names[i]));
-        else if (r.clusters.includes(idx)) this.fail(join(path, "clusters") + "[" + i.toString() + "]", "listed twice: " + quote(names[i]));
+        if (idx < 0) this.fail(join(path, "clusters") + "[" + itoa(i) + "]", "unknown cluster " + quote(names[i]));
+        else if (r.clusters.includes(idx)) this.fail(join(path, "clusters") + "[" + itoa(i) + "]", "listed twice: " + quote(names[i]));
         else r.clusters.push(idx);
       }
     } else if (mode == "weighted") {
@@ -424,7 +426,7 @@ class Reader {
     r.failoverPriority = this.strings(v, "failoverPriority", path);
     const fo = this.array(v, "failover", path);
     for (let i = 0; i < fo.length; i++) {
-      const fp = join(path, "failover") + "[" + i.toString() + "]";
+      const fp = join(path, "failover") + "[" + itoa(i) + "]";
       if (!this.object(fo[i], fp, ["from", "to"])) continue;
       const rule = new FailoverRule();
       rule.from = this.str(fo[i], "from", fp, "", true);
@@ -437,14 +439,14 @@ class Reader {
       for (let i = 0; i < r.failoverPriority.length; i++) {
         const l = r.failoverPriority[i];
         if (l == "topology.kubernetes.io/region" || l == "topology.kubernetes.io/zone" || l == "topology.istio.io/subzone" || l == "region" || l == "zone" || l == "subzone") {
-          this.fail(join(path, "failoverPriority") + "[" + i.toString() + "]", "with failover set, failoverPriority must not name region, zone or subzone (Istio's rule)");
+          this.fail(join(path, "failoverPriority") + "[" + itoa(i) + "]", "with failover set, failoverPriority must not name region, zone or subzone (Istio's rule)");
         }
       }
     }
     const dist = this.array(v, "distribute", path);
     if (dist.length > 0 && r.failover.length > 0) this.fail(join(path, "distribute"), "distribute and failover cannot be used together");
     for (let i = 0; i < dist.length; i++) {
-      const dp = join(path, "distribute") + "[" + i.toString() + "]";
+      const dp = join(path, "distribute") + "[" + itoa(i) + "]";
       if (!this.object(dist[i], dp, ["from", "to"])) continue;
       const rule = new DistributeRule();
       rule.from = this.str(dist[i], "from", dp, "", true);
@@ -462,11 +464,11 @@ class Reader {
         rule.weights.push(w);
         sum += w;
       }
-      if (sum != 100) this.fail(join(dp, "to"), "weights must sum to 100, got " + sum.toString());
+      if (sum != 100) this.fail(join(dp, "to"), "weights must sum to 100, got " + itoa(sum));
       r.distribute.push(rule);
     }
     if (r.mode == Mode.Weighted && (r.failoverPriority.length > 0 || r.failover.length > 0 || r.distribute.length > 0)) {
-      this.fail(path, "mode weighted uses strict weights; priority rules do not apply");
+      this.fail(path, "priority rules do not apply to mode weighted");
     }
   }
 
@@ -480,22 +482,21 @@ class Reader {
     const s = new RetrySpec();
     if (!this.object(v, path, ["retryOn", "numRetries", "perTryTimeout", "retriableStatusCodes", "acrossClusters", "budget"])) return s;
     s.retryOn = this.str(v, "retryOn", path, "5xx,reset,connect-failure");
-    const known = ["5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited", "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure"];
     for (let i = 0; ; i++) {
       const part = field(s.retryOn, 44, i);
       if (part === null) break;
       const cond = trimSpaces(part!);
-      if (!known.includes(cond)) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(cond) + " (Envoy knows: " + known.join(", ") + ")");
+      if (!listed(RETRY_ON, cond)) this.fail(join(path, "retryOn"), "unknown retry condition " + quote(cond) + " (Envoy knows: " + RETRY_ON + ")");
     }
     s.numRetries = this.int(v, "numRetries", path, 1, 0, 100);
     s.perTryTimeoutMs = this.duration(v, "perTryTimeout", path, 0, 1);
     const codes = this.array(v, "retriableStatusCodes", path);
     for (let i = 0; i < codes.length; i++) {
-      const c = this.numValue(codes[i], join(path, "retriableStatusCodes") + "[" + i.toString() + "]", 0, 100, 599);
-      if (c > 0) s.retriableStatusCodes += (s.retriableStatusCodes.length > 0 ? "," : "") + (<i32>c).toString();
+      const c = this.numValue(codes[i], join(path, "retriableStatusCodes") + "[" + itoa(i) + "]", 0, 100, 599);
+      if (c > 0) s.retriableStatusCodes += (s.retriableStatusCodes.length > 0 ? "," : "") + itoa((<i32>c));
     }
     if (codes.length > 0 && !s.retryOn.includes("retriable-status-codes")) {
-      this.fail(join(path, "retriableStatusCodes"), "Envoy only uses them when retryOn includes retriable-status-codes");
+      this.fail(join(path, "retriableStatusCodes"), "used only when retryOn includes retriable-status-codes");
     }
     s.acrossClusters = this.bool(v, "acrossClusters", path, false);
     if (s.acrossClusters && p.aggregates.length == 0) {
@@ -528,9 +529,10 @@ class Reader {
         a.cookieTtlS = <i64>(this.duration(cookie, "ttl", cp, 3600000, 1000) / 1000);
         a.cookiePath = this.str(cookie, "path", cp, "/");
         if (!isToken(a.cookieName)) this.fail(join(cp, "name"), "not a valid cookie name: " + quote(a.cookieName));
-        const secrets = this.strings(cookie, "previousSecrets", cp);
-        if (cookie.has("secret")) secrets.unshift(this.str(cookie, "secret", cp, ""));
-        else if (secrets.length > 0) this.fail(join(cp, "previousSecrets"), "needs a secret to sign new cookies with");
+        const secrets = cookie.has("secret") ? [this.str(cookie, "secret", cp, "")] : new Array<string>();
+        const previous = this.strings(cookie, "previousSecrets", cp);
+        if (secrets.length == 0 && previous.length > 0) this.fail(join(cp, "previousSecrets"), "needs a secret to sign new cookies with");
+        for (let i = 0; i < previous.length; i++) secrets.push(previous[i]);
         for (let i = 0; i < secrets.length; i++) {
           const bytes = String.UTF8.encode(secrets[i]);
           // HMAC-SHA-256 takes up to one 64-byte block as is; 16 bytes is the least worth guessing.
@@ -584,15 +586,24 @@ function join(path: string, key: string): string {
 
 /** A bound in a message: whole numbers in full (formatNumber would overflow past 2^63 / 1000). */
 function fmt(n: f64): string {
-  return n == Math.floor(n) ? (<i64>n).toString() : formatNumber(n, 3);
+  return n == Math.floor(n) ? itoa((<i64>n)) : formatNumber(n, 3);
 }
 
-/** Headers a routing header must not be: they already carry meaning to Envoy or to HTTP. */
-const MEANINGFUL = [
-  "host", "cookie", "set-cookie", "authorization", "proxy-authorization", "content-length", "content-type",
-  "transfer-encoding", "te", "connection", "keep-alive", "proxy-connection", "upgrade", "expect", "via",
-  "x-request-id",
-];
+/**
+ * Headers a routing header must not be: they already carry meaning to Envoy or to HTTP. (One
+ * string, not a list of them: each string literal costs the module some 20 bytes on its own.)
+ */
+const MEANINGFUL = "host, cookie, set-cookie, authorization, proxy-authorization, content-length, content-type, " +
+  "transfer-encoding, te, connection, keep-alive, proxy-connection, upgrade, expect, via, x-request-id";
+
+/** Retry conditions Envoy knows (router_filter's x-envoy-retry-on), one string likewise. */
+const RETRY_ON = "5xx, gateway-error, reset, reset-before-request, connect-failure, envoy-ratelimited, retriable-4xx, " +
+  "refused-stream, retriable-status-codes, retriable-headers, http3-post-connect-failure";
+
+/** Is `item` one of the ", "-separated items of `list`? */
+function listed(list: string, item: string): bool {
+  return item.length > 0 && (", " + list + ", ").includes(", " + item + ", ");
+}
 
 function isToken(s: string): bool {
   if (s.length == 0) return false;

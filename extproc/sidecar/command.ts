@@ -110,7 +110,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof ConfigurationError) {
-      logger.log("error", "the policy was rejected", { file: policyFile, problems: locatePolicyErrors(policyFile, policyText, e.moduleLog) });
+      logger.log("error", "the policy was rejected", { file: policyFile, problems: e.moduleLog, located: locatePolicyErrors(policyFile, policyText, e.moduleLog) });
       return 1;
     }
     throw e;

@@ -153,7 +153,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     } catch (e) {
       if (!(e instanceof ConfigurationError)) throw e;
       metrics.reloads.inc({ result: "rejected" });
-      logger.log("error", "new policy rejected; the previous policy keeps serving", { file: options.policyFile, problems: locatePolicyErrors(options.policyFile, text, e.moduleLog) });
+      logger.log("error", "new policy rejected; the previous policy keeps serving", { file: options.policyFile, problems: e.moduleLog, located: locatePolicyErrors(options.policyFile, text, e.moduleLog) });
       return false;
     }
     current = text;
