@@ -90,7 +90,7 @@ export class FailoverRoot extends RootContext {
     for (let r = 0; r < p.routes.length; r++) {
       const spec = p.routes[r];
       const rs = new RouteState(spec, routePriorities(p, spec, this.proxy));
-      if (rs.prio.distributeClaimedNothing) log(LogLevel.Warn, "failover: route " + spec.name + ": its distribute rule claims none of its clusters; using the locality order");
+      if (rs.prio.distributeClaimedNothing) log(LogLevel.Warn, "failover: route " + spec.name + ": distribute claims none of its clusters; locality order used");
       for (let i = 0; i < spec.clusters.length; i++) {
         rs.mShare.push(defineMetric(MetricType.Gauge, "failover.route." + spec.name + ".cluster." + p.clusters[spec.clusters[i]].name + ".share_percent"));
         rs.aggregate[i] = this.aggregateFor(rs, i);
@@ -105,7 +105,7 @@ export class FailoverRoot extends RootContext {
     }
     if (this.ownKeyUsed && readSharedData(OWN_KEY, changetype<usize>(this.ownKey[0]), 32) != 32) {
       const key = changetype<usize>(this.ownKey[0]);
-      if (!randomBytes(key, 32)) log(LogLevel.Warn, "failover: random_get failed: set affinity.cookie.secret");
+      if (!randomBytes(key, 32)) log(LogLevel.Warn, "failover: no random key: set affinity.cookie.secret");
       writeSharedData(OWN_KEY, key, 32, 0);
     }
     this.mNoRoute = defineMetric(MetricType.Counter, "failover.no_route_total");

@@ -213,12 +213,10 @@ export class FailoverStream extends HttpContext {
     this.followFinalChoice();
     if (this.aggregate >= 0) {
       const children = p.aggregates[this.aggregate].clusters;
-      if (!known) {
-        // Without the count the child that answered is known only where Envoy names it.
-        const child = answeringChild(p, children);
-        if (child >= 0) root.recordOutcome(child, outcome, latency, nowMs, source);
-        return;
-      }
+      // Without the count (Envoy < 1.33) the child that answered is unknown: xds.cluster_name is
+      // the route's cluster, the aggregate itself (router.cc sets it from the route), and
+      // nothing else Envoy of that age tells names a cluster of the policy. No guess.
+      if (!known) return;
       // previous_priorities moves each retry to the aggregate's next child, and back to the
       // first once all were tried. (A child with no endpoints is skipped by Envoy, which the
       // filter cannot see: docs/interface.md says so.)
@@ -233,27 +231,6 @@ export class FailoverStream extends HttpContext {
       root.recordOutcome(this.cluster, outcome, latency, nowMs, source);
     }
   }
-}
-
-/**
- * The aggregate child that served the request, by what Envoy tells at on_log: the upstream host's
- * locality (`upstream.locality`, Envoy 1.34+) when exactly one child sits there; -1 when it cannot
- * be known. (`xds.cluster_name` is the route's cluster, the aggregate itself: router.cc sets the
- * stream's upstream cluster info from the route.)
- */
-function answeringChild(p: Policy, children: Array<i32>): i32 {
-  const region = getPropertyString(["upstream", "locality", "region"]);
-  if (region === null) return -1;
-  const zone = getPropertyString(["upstream", "locality", "zone"]);
-  const subzone = getPropertyString(["upstream", "locality", "sub_zone"]);
-  let found = -1;
-  for (let i = 0; i < children.length; i++) {
-    const l = p.clusters[children[i]].locality;
-    if (l.region != region! || l.zone != (zone === null ? "" : zone!) || l.subzone != (subzone === null ? "" : subzone!)) continue;
-    if (found >= 0) return -1; // two children there: ambiguous
-    found = children[i];
-  }
-  return found;
 }
 
 /** Response code details of a local reply the downstream caused. */

@@ -432,7 +432,7 @@ class Reader {
       rule.from = this.str(fo[i], "from", fp, "", true);
       rule.to = this.str(fo[i], "to", fp, "", true);
       if (rule.from == rule.to && rule.from.length > 0) this.fail(fp, "from and to must differ");
-      if (rule.from.includes("*") || rule.to.includes("*") || rule.from.includes("/") || rule.to.includes("/")) this.fail(fp, "failover names regions only (no wildcards or zones)");
+      if (rule.from.includes("*") || rule.to.includes("*") || rule.from.includes("/") || rule.to.includes("/")) this.fail(fp, "failover names regions only");
       r.failover.push(rule);
     }
     if (r.failover.length > 0) {
