@@ -48,7 +48,7 @@ const SINK = {
       name: "app", match: { authority: "app.example.com", pathPrefix: "/" }, destination: { mode: "auto" },
       priority: { failoverPriority: ["topology.istio.io/cluster"], failover: [{ from: "r1", to: "r2" }] },
       retry: { retryOn: "5xx,retriable-status-codes", numRetries: 2, perTryTimeout: "2s", retriableStatusCodes: [503], acrossClusters: true, budget: { percent: 20, minRetries: 3 } },
-      affinity: { cookie: { name: "aff", ttl: "1h", path: "/" } },
+      affinity: { cookie: { name: "aff", ttl: "1h", path: "/", secret: "0123456789abcdef", previousSecrets: ["fedcba9876543210"] } },
     },
     { name: "named", match: { authority: "*.example.com" }, destination: { mode: "named", clusters: ["a", "b"] }, priority: { distribute: [{ from: "r1/z1/*", to: { "r1/z1/*": 50, "r2/*": 50 } }] }, affinity: { header: "x-user" } },
     { name: "weighted", match: { authority: "*" }, destination: { mode: "weighted", weights: { a: 90, b: 10 } }, affinity: { sourceIp: true } },
@@ -58,7 +58,7 @@ const SINK = {
     slowStart: "30s", probe: { percent: 1, successes: 3 }, hysteresis: 5,
     outlierDetection: {
       consecutive5xx: 5, consecutiveGatewayErrors: 0, consecutiveLocalOriginFailures: 5, splitExternalLocalOriginErrors: false,
-      interval: "10s", baseEjectionTime: "30s", maxEjectionTime: "5m", maxEjectionPercent: 100, minHealthPercent: 50,
+      interval: "10s", baseEjectionTime: "30s", maxEjectionTime: "5m", maxEjectionPercent: 100, minHealthPercent: 50, minSources: 2,
     },
   },
   assume: { a: { healthy: 5, total: 14 }, b: { score: 80 }, c: { ejected: true } },
