@@ -51,7 +51,7 @@ export const FEATURES: readonly Feature[] = [
   },
   {
     id: "request-attempt-count", what: "upstream.request_attempt_count: how many attempts a request took (the outcome of each attempt)", envoy: "1.33",
-    below: "the attribute is absent: the module cannot tell a first-attempt success from a success after a retry (see docs/running-with-envoy.md for what it does then)",
+    below: "the attribute is absent: the module cannot tell a first-attempt success from one rescued by a retry on another cluster, so the outcomes of retried requests cannot be attributed attempt by attempt",
     source: "Envoy changelog 1.33.0 (CEL attributes); source/extensions/filters/common/expr/context.cc",
   },
   {
