@@ -1,7 +1,7 @@
 // The Envoy configs under envoy/: they are what the topology generates, every one validates, and
 // the validator rejects the mistakes that would break the product in a real Envoy, each at the
 // path of the member at fault.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -36,6 +36,14 @@ describe("the files under envoy/", () => {
     expect(kinds.get("envoy/edge-hybrid.yaml")).toBe("Envoy bootstrap");
     expect(kinds.get("envoy/policies/waypoint.yaml")).toBe("failover policy");
     expect(kinds.get("envoy/istio/waypoint.yaml")).toBe("Kubernetes resources");
+  });
+
+  it("say that the waypoint bootstraps model the role over plain HTTP and point real waypoints to the Istio WasmPlugin", () => {
+    for (const form of ["wasm", "extproc", "hybrid"]) {
+      const text = readFileSync(join(root, `envoy/waypoint-${form}.yaml`), "utf8");
+      expect(text, form).toMatch(/models the waypoint's role over plain HTTP; a real ambient waypoint speaks HBONE/);
+      expect(text, form).toContain("use envoy/istio/waypoint.yaml (WasmPlugin)");
+    }
   });
 
   it("the module judges every embedded policy: both of a hybrid bootstrap", async () => {
