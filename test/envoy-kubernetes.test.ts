@@ -428,6 +428,12 @@ spec:
       'Widget w: spec.color: "blue" is not one of: red, green',
     ]);
     expect(known.addCrds(join(dir, "nothing-here"))).toEqual([expect.stringMatching(/nothing-here: ENOENT$/)]);
+    // A broken CRD is named with ajv's reasons, and its kind stays unknown: nothing crashes.
+    const broken = mkdtempSync(join(tmpdir(), "failover-crds-"));
+    writeFileSync(join(broken, "w.json"), JSON.stringify({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", spec: { group: "example.com", names: { kind: "Gadget" }, versions: [{ name: "v1", served: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "strng", required: "a" } } } } }] } }));
+    const again = KnownKinds.builtIn();
+    expect(again.addCrds(broken)).toEqual([expect.stringMatching(/w\.json: Gadget example\.com\/v1: schema is invalid: .*required must be array/)]);
+    expect(again.versions("Gadget")).toEqual([]);
   });
 
   it("runs promtool on a PrometheusRule's groups: an expression that does not parse, a template that does not close", async () => {

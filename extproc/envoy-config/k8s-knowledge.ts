@@ -76,8 +76,15 @@ export class KnownKinds {
           for (const v of Array.isArray(versions) ? versions : []) {
             const schema = v?.schema?.openAPIV3Schema;
             if (!isObject(schema) || v.served === false) continue;
-            this.add(crdKind(`${String(group)}/${String(v.name)}`, String(names?.kind), fieldSchema(schema), file), true);
+            const k = crdKind(`${String(group)}/${String(v.name)}`, String(names?.kind), fieldSchema(schema), file);
             found++;
+            try {
+              k.checker.compile(); // the user's CRD: say now if its schema is broken
+            } catch (e) {
+              problems.push(`${file}: ${k.kind} ${k.apiVersion}: ${(e as Error).message}`);
+              continue;
+            }
+            this.add(k, true);
           }
         }
       } catch (e) {

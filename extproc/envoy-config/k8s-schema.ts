@@ -97,6 +97,10 @@ function ajvSchema(s: FieldSchema): Record<string, unknown> {
     else out[k] = v;
   }
   if (isClosed(s)) out.additionalProperties = false;
+  // An embedded resource (a whole object inside another) always has its own type and metadata.
+  if (s["x-kubernetes-embedded-resource"] && isClosed(s)) {
+    out.properties = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" }, ...(out.properties as object) };
+  }
   if (s["x-kubernetes-int-or-string"] && !s.anyOf) out.anyOf = [{ type: "integer" }, { type: "string" }];
   if (s.nullable && !s.type) delete out.nullable;
   return out;
@@ -108,11 +112,22 @@ export class SchemaChecker {
 
   constructor(readonly schema: FieldSchema) {}
 
+  /** Compiles the schema now; throws with ajv's reasons when it is not a usable schema (a broken CRD). */
+  compile(): ValidateFunction {
+    return (this.compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false }).compile(ajvSchema(this.schema)));
+  }
+
   /** Adds an issue for every place `value` breaks the schema; paths start at the resource's top. */
   check(value: unknown, issues: Issues): void {
-    this.compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false }).compile(ajvSchema(this.schema));
+    let validate: ValidateFunction;
+    try {
+      validate = this.compile();
+    } catch (e) {
+      issues.error([], `the kind's schema cannot be used: ${(e as Error).message}`);
+      return;
+    }
     const data = withoutNulls(value);
-    if (this.compiled(data)) return;
+    if (validate(data)) return;
     // One finding per member: a value of the wrong type is not also reported outside the enum.
     const reported = new Set<string>();
     const report = (path: Segment[], message: string) => {
@@ -120,7 +135,7 @@ export class SchemaChecker {
       if (!reported.has(key)) issues.error(path, message);
       reported.add(key);
     };
-    for (const e of meaningful(this.compiled.errors ?? [])) {
+    for (const e of meaningful(validate.errors ?? [])) {
       const path = pointerPath(e.instancePath);
       if (e.keyword === "additionalProperties") {
         const field = String(e.params.additionalProperty);
