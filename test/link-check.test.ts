@@ -4,8 +4,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PluginVm } from "../extproc/host/index.js";
 import { ADDED_AFTER_PIN, wasiFunctions } from "../extproc/host/wasi.js";
-import { FAILOVER_WASM, PROBE_WASM, Signature, root, signatures } from "./support/wasm.js";
+import { FAILOVER_WASM, PROBE_WASM, Signature, compiled, root, signatures } from "./support/wasm.js";
 
 interface Reference {
   source: string;
@@ -83,6 +84,14 @@ describe.each([["failover", FAILOVER_WASM], ["probe fixture", PROBE_WASM]])("lin
     const start = envoy.exports.startup.find((s) => exports.has(s.name));
     expect(start, "one of _initialize / _start").toBeDefined();
     expect(exports.get(start!.name)?.sig).toEqual({ params: start!.signature.params, results: start!.signature.results });
+  });
+});
+
+describe("link check: the host's env functions", () => {
+  it("provides every env function Envoy's host registers, and no other", () => {
+    const vm = new PluginVm(compiled(PROBE_WASM));
+    const env = (vm as unknown as { envFunctions(): Record<string, unknown> }).envFunctions();
+    expect(Object.keys(env).sort()).toEqual(Object.keys(envoy.imports.env).sort());
   });
 });
 

@@ -606,11 +606,14 @@ export class PluginVm {
       proxy_call_foreign_function(): number {
         return WasmResult.NotFound;
       },
+      // cpp-host registers these two emscripten helpers in env as well (src/wasm.cc registerCallbacks).
+      pthread_equal: (a: number, b: number): number => (a === b ? 1 : 0),
+      emscripten_notify_memory_growth: (): number => 0,
       ...Object.fromEntries(
         [
           "proxy_get_buffer_status", "proxy_register_shared_queue", "proxy_resolve_shared_queue",
           "proxy_dequeue_shared_queue", "proxy_enqueue_shared_queue", "proxy_grpc_call", "proxy_grpc_stream",
-          "proxy_grpc_send", "proxy_grpc_cancel", "proxy_grpc_close", "proxy_get_status",
+          "proxy_grpc_send", "proxy_grpc_cancel", "proxy_grpc_close", "proxy_get_status", "envoy_resolve_dns",
         ].map((name) => [name, () => {
           vm.log(LogLevel.Error, `host: ${name} is not implemented by this host`);
           return WasmResult.Unimplemented;
