@@ -1,35 +1,15 @@
 // The operator's commands, run as a user runs them (`node dist/cli.js ...`): every subcommand's own
 // --help, --version, `validate POLICY`, `plan POLICY --assume`, and `status` against a live sidecar.
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readPolicy } from "../extproc/sidecar/command.js";
+import { buildFirst, cli, cliAsync } from "./support/cli.js";
 import { sidecarHarness } from "./support/sidecar-harness.js";
 import { root } from "./support/wasm.js";
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The CLI in a child process without blocking this one (a sidecar in this process must answer it). */
-function cliAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, "dist", "cli.js"), ...args], { cwd: root });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-beforeAll(() => {
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}`);
-}, 120_000);
+buildFirst();
 
 const VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
 

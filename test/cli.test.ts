@@ -1,21 +1,12 @@
 // The `failover plan` and `failover simulate` command lines, run as a user runs them:
 // `node dist/cli.js ...` after the build. Exit codes: 0 ok, 1 failure, 2 usage.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { root } from "./support/wasm.js";
+import { describe, expect, it } from "vitest";
+import { buildFirst, cli } from "./support/cli.js";
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-beforeAll(() => {
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}`);
-}, 120_000);
+buildFirst();
 
 describe("failover plan", () => {
   it("prints the module's split as JSON with --json, one case with --case", () => {

@@ -1,11 +1,11 @@
 // The sidecar image holds only what the sidecar runs: `dependencies` are exactly the packages the
 // compiled dist/ imports (the compiler and test tools are devDependencies, pruned in the
 // Dockerfile), and the Node versions of the image, engines, CI and the README agree.
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import semver from "semver";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { buildFirst } from "./support/cli.js";
 import { root } from "./support/wasm.js";
 
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
@@ -18,10 +18,7 @@ function files(dir: string): string[] {
 /** The package a bare specifier names (`@scope/name/sub` -> `@scope/name`). */
 const packageOf = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
 
-beforeAll(() => {
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}`);
-}, 120_000);
+buildFirst();
 
 describe("the runtime's dependencies", () => {
   it("are exactly the packages dist/ imports or resolves", () => {

@@ -10,6 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFirst } from "./support/cli.js";
 import { root } from "./support/wasm.js";
 
 const PAGES = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`), "scenarios/README.md"];
@@ -83,9 +84,8 @@ let bin: string;
 let sidecar: ChildProcess | undefined;
 let adminPort = 0;
 
+buildFirst();
 beforeAll(async () => {
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}`);
   bin = mkdtempSync(join(tmpdir(), "failover-readme-"));
   writeFileSync(join(bin, "failover"), `#!/bin/sh\nexec "${process.execPath}" "${join(root, "dist", "cli.js")}" "$@"\n`);
   chmodSync(join(bin, "failover"), 0o755);

@@ -5,7 +5,7 @@
 // @ 0b8ea0eb: extractOCIArtifactImage wants exactly two layers, one of them
 // application/vnd.module.wasm.content.layer.v1+wasm, read raw; the compat variant, tried first,
 // wants a last layer application/vnd.oci.image.layer.v1.tar+gzip, which this image does not have).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { WASM_LAYER_MEDIA_TYPE, wasmImage } from "../extproc/wasm-image.js";
+import { buildFirst, cli } from "./support/cli.js";
 import { freePort, run, tool } from "./support/tools.js";
 import { FAILOVER_WASM, root } from "./support/wasm.js";
 
@@ -23,11 +24,6 @@ const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 let dir: string;
 let registry: ChildProcess | undefined;
 let port: number;
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Starts docker-registry with a config of our own: storage in the temp dir, loopback only. */
 async function startRegistry(): Promise<void> {
@@ -54,9 +50,8 @@ async function startRegistry(): Promise<void> {
   throw new Error(`docker-registry did not answer on 127.0.0.1:${port}: ${stderr}`);
 }
 
+buildFirst();
 beforeAll(async () => {
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}`);
   dir = mkdtempSync(join(tmpdir(), "failover-image-"));
   await startRegistry();
 }, 120_000);
