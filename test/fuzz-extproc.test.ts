@@ -139,6 +139,7 @@ async function play(client: EnvoyLikeClient, messages: { kind: Kind; observe: bo
   const queue: Response[] = [];
   const waiting: ((r: Response | undefined) => void)[] = [];
   let error: { code: number; details: string } | undefined;
+  let over = false;
   const closed = new Promise<void>((resolve) => {
     call.on("data", (r: Response) => { const w = waiting.shift(); if (w) w(r); else queue.push(r); });
     call.on("error", (e: { code: number; details: string }) => {
@@ -146,10 +147,16 @@ async function play(client: EnvoyLikeClient, messages: { kind: Kind; observe: bo
       for (const w of waiting.splice(0)) w(undefined);
       resolve();
     });
-    call.on("status", () => resolve());
-    call.on("end", () => resolve());
+    // The sidecar ends a stream itself (OK) once Envoy needs nothing more: nothing more is answered.
+    const ended = () => {
+      over = true;
+      for (const w of waiting.splice(0)) w(undefined);
+      resolve();
+    };
+    call.on("status", ended);
+    call.on("end", ended);
   });
-  const next = () => (queue.length ? Promise.resolve(queue.shift()) : error ? Promise.resolve(undefined) : new Promise<Response | undefined>((r) => waiting.push(r)));
+  const next = () => (queue.length ? Promise.resolve(queue.shift()) : error || over ? Promise.resolve(undefined) : new Promise<Response | undefined>((r) => waiting.push(r)));
   const out: Played = { answers: [], closed: false };
   for (const m of messages) {
     if (error) break;

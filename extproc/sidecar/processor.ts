@@ -3,6 +3,12 @@
 // filter's header mutation, a BodyResponse, a TrailersResponse, or an ImmediateResponse when the
 // filter replies locally). When the gRPC stream ends, the request is over: the filter's on_log
 // runs with the response Envoy reported, so its health view learns from the outcome.
+//
+// The sidecar ends each stream itself (status OK) as soon as nothing more is needed: Envoy's
+// ext_proc takes a server-side OK close as "processing complete" and ignores the stream for the
+// rest of the request (ext_proc.cc Filter::onGrpcClose; test/data/ENVOY-HOST-NOTES.md). In the
+// header-only form that is right after the response-headers answer, so a stream holds a slot only
+// while its upstream request is in flight; a stream open longer than streamTimeoutMs is ended too.
 
 import type * as grpc from "@grpc/grpc-js";
 import { HeaderMap, HttpStream, StreamStateError, type CallbackResult, type PropertyTree } from "../host/index.js";
@@ -24,12 +30,18 @@ export interface ProcessorLimits {
   maxHeaderBytes: number;
   /** Most header (or trailer) entries accepted in one set. */
   maxHeaderCount: number;
+  /** A stream still open this long (ms) is ended with OK and counted (0: never). */
+  streamTimeoutMs: number;
 }
 
 export class StreamProcessor {
   private stream: HttpStream | undefined;
   private responseSeen = false;
+  /** A body or trailer message came before the response headers: Envoy sends more than headers. */
+  private bodiesSeen = false;
   private finished = false;
+  private ended = false;
+  private readonly timer: NodeJS.Timeout | undefined;
   private readonly properties: PropertyTree = {};
 
   constructor(
@@ -41,12 +53,38 @@ export class StreamProcessor {
     private readonly onDone: () => void,
   ) {
     call.on("data", (m: ProcessingRequest) => this.onMessage(m));
-    call.on("end", () => {
-      this.finish();
-      call.end();
-    });
+    call.on("end", () => this.complete());
     call.on("cancelled", () => this.finish());
     call.on("error", () => this.finish());
+    if (limits.streamTimeoutMs > 0) {
+      this.timer = setTimeout(() => this.expire(), limits.streamTimeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Every answer is written (each is answered as it arrives): end the stream with OK. */
+  private complete(details?: string): void {
+    this.finish();
+    if (this.ended) return;
+    this.ended = true;
+    // grpc-js sends the status of an error emitted on the call; code 0 is OK, with our details.
+    if (details) this.call.emit("error", { code: 0, details });
+    else this.call.end();
+  }
+
+  private expire(): void {
+    if (this.finished) return;
+    this.metrics.expired.inc();
+    const details = `stream open ${this.limits.streamTimeoutMs} ms (--stream-timeout) with nothing left to answer: processing ended`;
+    this.logger.log("debug", "ext_proc stream expired", { ms: this.limits.streamTimeoutMs });
+    this.complete(details);
+  }
+
+  /** After this answer Envoy needs nothing more from this stream. */
+  private done(m: ProcessingRequest, answer: ProcessingResponse): boolean {
+    if (answer.immediate_response) return true; // Envoy closes its side too: the request is answered
+    if (m.request !== "response_headers") return false;
+    return !this.bodiesSeen || (m.response_headers?.end_of_stream ?? false);
   }
 
   private onMessage(m: ProcessingRequest): void {
@@ -56,18 +94,22 @@ export class StreamProcessor {
     try {
       const answer = this.handle(m);
       if (!m.observability_mode) this.call.write(answer);
+      if (this.done(m, answer)) this.complete();
     } catch (e) {
       const invalid = e instanceof StreamStateError || e instanceof ProtocolError;
       const code = e instanceof LimitError ? 8 /* RESOURCE_EXHAUSTED */ : invalid ? 3 /* INVALID_ARGUMENT */ : 13 /* INTERNAL */;
       this.metrics.errors.inc({ kind: e instanceof LimitError ? "limit" : invalid ? "protocol" : "internal" });
       this.logger.log(invalid || e instanceof LimitError ? "warn" : "error", "ext_proc stream refused", { message: kind, error: (e as Error).message });
       this.finish();
+      this.ended = true;
       // grpc-js ends a server stream with a status when the call emits it as an error.
       this.call.emit("error", { code, details: (e as Error).message });
     }
   }
 
   private handle(m: ProcessingRequest): ProcessingResponse {
+    if (m.malformed) throw new ProtocolError(m.malformed);
+    if (m.request !== "request_headers" && m.request !== "response_headers") this.bodiesSeen = true;
     if (m.attributes) attributesToProperties(m.attributes, this.properties);
     if (m.metadata_context?.filter_metadata) {
       const fm: PropertyTree = {};
@@ -172,6 +214,7 @@ export class StreamProcessor {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.timer);
     this.onDone();
     const s = this.stream;
     if (!s || s.ended) return;

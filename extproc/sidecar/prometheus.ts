@@ -45,6 +45,9 @@ export class SidecarMetrics {
   readonly localReplies = new client.Counter({ name: "failover_sidecar_local_replies_total", help: "requests answered by the filter itself (ImmediateResponse)", registers: [this.registry] });
   readonly reloads = new client.Counter({ name: "failover_sidecar_policy_reloads_total", help: "policy reloads by result", labelNames: ["result"], registers: [this.registry] });
   readonly vmReloads = new client.Counter({ name: "failover_sidecar_vm_reloads_total", help: "filter VMs rebuilt after a trap (--failure-policy fail-reload), by result", labelNames: ["result"], registers: [this.registry] });
+  readonly expired = new client.Counter({ name: "failover_sidecar_streams_expired_total", help: "streams ended because they stayed open longer than --stream-timeout", registers: [this.registry] });
+  readonly lastReloadSuccess = new client.Gauge({ name: "failover_policy_last_reload_success", help: "1 if the last policy reload (or the start-up load) succeeded, else 0", registers: [this.registry] });
+  readonly policyInfo = new client.Gauge({ name: "failover_policy_info", help: "the serving policy (value 1), by the sha256 of its file", labelNames: ["sha256"], registers: [this.registry] });
   readonly decisionSeconds = new client.Histogram({
     name: "failover_sidecar_decision_seconds",
     help: "time the filter takes on request headers (the routing decision)",
@@ -62,6 +65,12 @@ export class SidecarMetrics {
     // Every label value a counter can take, at 0 from the start (an increase() alert sees the first).
     for (const kind of ["protocol", "limit", "internal", "filter_trap"]) this.errors.inc({ kind }, 0);
     for (const result of ["ok", "rejected", "unreadable"]) this.reloads.inc({ result }, 0);
+  }
+
+  /** The policy now serving: one failover_policy_info series, for its sha256. */
+  servingPolicy(sha256: string): void {
+    this.policyInfo.reset();
+    this.policyInfo.set({ sha256 }, 1);
   }
 
   /** Prometheus text: the filter's metrics brought up to date first. */

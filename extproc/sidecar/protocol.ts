@@ -23,7 +23,24 @@ export function extProcService(): grpc.ServiceDefinition {
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     envoy: { service: { ext_proc: { v3: { ExternalProcessor: grpc.ServiceClientConstructor } } } };
   };
-  return pkg.envoy.service.ext_proc.v3.ExternalProcessor.service;
+  const service = pkg.envoy.service.ext_proc.v3.ExternalProcessor.service;
+  // grpc-js answers a message it cannot decode with INTERNAL and never shows it to the handler;
+  // decoded here instead, the handler sees it and refuses it with INVALID_ARGUMENT, naming it.
+  const process = service.Process;
+  const decode = process.requestDeserialize;
+  return {
+    ...service,
+    Process: {
+      ...process,
+      requestDeserialize: (bytes: Buffer): ProcessingRequest => {
+        try {
+          return decode(bytes) as ProcessingRequest;
+        } catch (e) {
+          return { malformed: `not a ProcessingRequest (${bytes.length} bytes): ${(e as Error).message}` };
+        }
+      },
+    },
+  };
 }
 
 // ---- message shapes (keepCase, oneofs) ---------------------------------------------------------
@@ -47,6 +64,8 @@ export interface ProcessingRequest {
   metadata_context?: { filter_metadata?: Record<string, ProtoStruct> };
   attributes?: Record<string, ProtoStruct>;
   observability_mode?: boolean;
+  /** Set by our decoder (not a proto field) when the message bytes were not a ProcessingRequest. */
+  malformed?: string;
 }
 export interface HeaderValueOption { header: { key: string; raw_value: Buffer }; append?: { value: boolean } }
 export interface HeaderMutation { set_headers: HeaderValueOption[]; remove_headers: string[] }

@@ -36,7 +36,9 @@ export function apply(headers: Headers, m: Mutation | undefined): Headers {
 export class EnvoyLikeClient {
   readonly client: grpc.Client;
   constructor(port: number) {
-    this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    // Each client has its own HTTP/2 connection, as each Envoy (or each connection of Envoy's pool)
+    // has; grpc-js would otherwise share one connection among all clients of one address.
+    this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
   }
 
   /** A raw stream for protocol tests: send messages, await answers in order. */
@@ -66,6 +68,8 @@ export class Stream {
   private readonly answers: Response[] = [];
   private readonly waiting: ((r: Response) => void)[] = [];
   error: grpc.ServiceError | undefined;
+  /** The server ended the stream (with any status). */
+  closed = false;
   private ended: Promise<void>;
 
   constructor(readonly call: grpc.ClientDuplexStream<object, Response>) {
@@ -80,8 +84,14 @@ export class Stream {
         for (const w of this.waiting.splice(0)) w({ error: e });
         resolve();
       });
-      call.on("end", () => resolve());
-      call.on("status", () => resolve());
+      // The sidecar ends a stream itself (OK) once it needs nothing more: reads still waiting get `ended`.
+      const ended = () => {
+        this.closed = true;
+        for (const w of this.waiting.splice(0)) w({ ended: true });
+        resolve();
+      };
+      call.on("end", ended);
+      call.on("status", ended);
     });
   }
 
@@ -94,6 +104,7 @@ export class Stream {
     const r = this.answers.shift();
     if (r) return Promise.resolve(r);
     if (this.error) return Promise.resolve({ error: this.error });
+    if (this.closed) return Promise.resolve({ ended: true });
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
