@@ -12,6 +12,7 @@ import type { Sidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Headers, type Response, attrs, headerProto, num } from "./support/extproc-client.js";
 import { Workers, runs, size } from "./support/fuzz.js";
 import { sidecarHarness } from "./support/sidecar-harness.js";
+import { eventually, within } from "./support/wait.js";
 import { root } from "./support/wasm.js";
 
 const REPORT = process.env.FAILOVER_FAULT_REPORT === "1";
@@ -19,23 +20,6 @@ const report = (what: string, numbers: Record<string, unknown>) => {
   if (REPORT) console.log(`fault report: ${what}: ${JSON.stringify(numbers)}`);
 };
 const TIMEOUT = size(120_000, 1_800_000);
-
-/** Resolves within `ms` or fails with `what`: no wait in this file is unbounded. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
-}
-
-/** Polls `check` until it holds (bounded); returns how long it took. */
-async function eventually(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return performance.now() - start;
-}
 
 // ---- compare-and-swap contention -----------------------------------------------------------
 

@@ -46,6 +46,8 @@ export class SidecarMetrics {
   readonly reloads = new client.Counter({ name: "failover_sidecar_policy_reloads_total", help: "policy reloads by result", labelNames: ["result"], registers: [this.registry] });
   readonly vmReloads = new client.Counter({ name: "failover_sidecar_vm_reloads_total", help: "filter VMs rebuilt after a trap (--failure-policy fail-reload), by result", labelNames: ["result"], registers: [this.registry] });
   readonly expired = new client.Counter({ name: "failover_sidecar_streams_expired_total", help: "streams ended because they stayed open longer than --stream-timeout", registers: [this.registry] });
+  readonly connections = new client.Counter({ name: "failover_sidecar_connections_total", help: "TCP connections accepted on the gRPC port", registers: [this.registry] });
+  readonly idleSockets = new client.Counter({ name: "failover_sidecar_idle_sockets_closed_total", help: "connections destroyed after no traffic for a keepalive round (silent or half-closed peers)", registers: [this.registry] });
   readonly lastReloadSuccess = new client.Gauge({ name: "failover_policy_last_reload_success", help: "1 if the last policy reload (or the start-up load) succeeded, else 0", registers: [this.registry] });
   readonly policyInfo = new client.Gauge({ name: "failover_policy_info", help: "the serving policy (value 1), by the sha256 of its file", labelNames: ["sha256"], registers: [this.registry] });
   readonly decisionSeconds = new client.Histogram({

@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, type Socket, createServer as createTcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { ConfigurationError, type FailurePolicy, loadModule } from "../host/index.js";
 import { locatePolicyErrors } from "../policy-file.js";
@@ -108,6 +108,8 @@ export interface Sidecar {
   /** Looks at the policy file now and adopts it once settled (what SIGHUP does). */
   checkPolicyFile(): void;
   readonly policy: PolicyStatus;
+  /** TCP connections open on the gRPC port now. */
+  readonly connections: number;
   /** Stops accepting, waits for streams in flight (up to drainMs), then closes everything. */
   close(): Promise<void>;
 }
@@ -173,10 +175,29 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     },
   });
   const host = options.host ?? DEFAULTS.host;
+  // We own the listening socket and hand each connection to grpc-js: Node's HTTP/2 session, when
+  // grpc-js closes it (idle, age, unanswered keepalive), only half-closes the socket, and a peer
+  // that never sent a preface or ignores the FIN would keep it for ever. A socket with no traffic
+  // for longer than a keepalive round (the sidecar pings every live connection) is destroyed.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const socketIdleMs = (options.keepaliveMs ?? DEFAULTS.keepaliveMs) + (options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs);
+  const sockets = new Set<Socket>();
+  const tcp = createTcpServer((socket) => {
+    metrics.connections.inc();
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    injector.injectConnection(socket);
+    // (After the injection: Node's HTTP/2 server sets the socket's timeout to its own, 0.)
+    socket.setTimeout(socketIdleMs, () => {
+      metrics.idleSockets.inc();
+      socket.destroy();
+    });
+  });
   const grpcAddress = `${host}:${options.port ?? DEFAULTS.port}`;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(grpcAddress, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  ).catch((e: Error) => {
+  const port = await new Promise<number>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(options.port ?? DEFAULTS.port, host, () => resolve((tcp.address() as AddressInfo).port));
+  }).catch((e: Error) => {
     pool.close();
     throw new ListenError(`cannot listen on ${grpcAddress} (gRPC): ${listenReason(e)}`);
   });
@@ -195,6 +216,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       a.once("error", reject);
       a.listen(options.adminPort ?? DEFAULTS.adminPort, options.adminHost ?? DEFAULTS.adminHost, () => resolve((a.address() as AddressInfo).port));
     }).catch((e: Error) => {
+      tcp.close();
       server.forceShutdown();
       pool.close();
       throw new ListenError(`cannot listen on ${adminAddress} (admin): ${listenReason(e)}`);
@@ -274,6 +296,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     if (draining) return;
     draining = true;
     watcher?.stop();
+    tcp.close(); // no new connections; those open drain below
     logger.log("info", "draining", { streams: active });
     const drainMs = options.drainMs ?? DEFAULTS.drainMs;
     await new Promise<void>((resolve) => {
@@ -287,13 +310,17 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
         resolve();
       });
     });
+    for (const socket of sockets) socket.destroy();
     pool.close();
     if (admin) await new Promise<void>((resolve) => admin!.close(() => resolve()));
     logger.log("info", "stopped");
   };
 
   const checkPolicyFile = () => watcher?.checkNow();
-  return { port, adminPort, pool, metrics, policy, reload: () => adopt(), checkPolicyFile, close };
+  return {
+    port, adminPort, pool, metrics, policy, reload: () => adopt(), checkPolicyFile, close,
+    get connections() { return sockets.size; },
+  };
 }
 
 function safeVersion(file: string): FileVersion | undefined {
@@ -304,9 +331,9 @@ function safeVersion(file: string): FileVersion | undefined {
   }
 }
 
-/** The reason a listen failed, without grpc-js's wrapping ("No address added out of total 1 resolved"). */
+/** The reason a listen failed, in words. */
 function listenReason(e: Error): string {
-  const code = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES|ENOTFOUND|EAFNOSUPPORT)\b/.exec(e.message)?.[1] ?? (e as NodeJS.ErrnoException).code;
+  const code = (e as NodeJS.ErrnoException).code;
   const known: Record<string, string> = {
     EADDRINUSE: "the port is already in use", EADDRNOTAVAIL: "the address is not on this host",
     EACCES: "permission denied", ENOTFOUND: "the host name does not resolve",
