@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { HttpStream, PluginVm } from "../extproc/host/index.js";
 import type { Sidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Headers, apply, attrs, headerProto, num, str, struct } from "./support/extproc-client.js";
+import { ServeProcess } from "./support/serve-process.js";
 import { sidecarHarness } from "./support/sidecar-harness.js";
 import { FAILOVER_WASM, PROBE_WASM, compiled } from "./support/wasm.js";
 
@@ -301,33 +302,15 @@ describe("differential: sidecar and in-process filter decide alike", () => {
 
 describe("failover serve (the process)", () => {
   it("serves the built-in default policy, then drains and exits 0 on SIGTERM", async () => {
-    const { spawn } = await import("node:child_process");
-    const { join } = await import("node:path");
-    const child = spawn(process.execPath, [join(import.meta.dirname, "..", "dist", "cli.js"), "serve", "--port", "0", "--admin-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
-    const lines: Record<string, unknown>[] = [];
-    const serving = new Promise<Record<string, unknown>>((resolve, reject) => {
-      let buf = "";
-      child.stderr.on("data", (d: Buffer) => {
-        buf += d.toString();
-        for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-          const line = JSON.parse(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-          lines.push(line);
-          if (line.msg === "ext_proc sidecar serving") resolve(line);
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${JSON.stringify(lines)}`)));
-    });
-    const started = await serving;
-    expect(lines.some((l) => l.msg === "no --policy given: serving the built-in default policy")).toBe(true);
-    const port = Number(String(started.grpc).split(":").pop());
+    const p = new ServeProcess(["--port", "0", "--admin-port", "0"]);
+    const port = await p.grpcPort();
+    expect(p.lines.some((l) => l.msg === "no --policy given: serving the built-in default policy")).toBe(true);
     const c = new EnvoyLikeClient(port);
     const { upstreamRequest } = await c.exchange([[":authority", "bookinfo.tse.tetratelabs.io"], [":path", "/productpage"]], ok);
     c.close();
     expect(get(upstreamRequest, "x-failover-cluster")).toEqual(["cluster-1"]);
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["signal received", "draining", "stopped"]));
+    p.child.kill("SIGTERM");
+    expect((await p.exit()).code).toBe(0);
+    expect(p.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["signal received", "draining", "stopped"]));
   });
 });
