@@ -27,7 +27,7 @@ const routed = async (c: EnvoyLikeClient) => {
   return upstreamRequest?.find(([k]) => k === "x-failover-upstream")?.[1];
 };
 /** The status a stream ended with, seen by the client (code and details, OK included). */
-const statusOf = (call: grpc.ClientDuplexStream<object, object>) =>
+const statusOf = (call: grpc.ClientDuplexStream<any, any>) =>
   new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
 
 // ---- raw HTTP/2 frames, for clients that do what no grpc-js client would ----------------------
