@@ -5,8 +5,9 @@
 // defaults or CEL rules. The project ships one per kind and version (k8s-schemas/*.json, made by
 // scripts/k8s-schemas.mjs); `--crds DIR` builds them from the user's own CRD files the same way.
 // Checking follows the API server: an object schema with `properties` and without
-// x-kubernetes-preserve-unknown-fields is closed (an unknown field is an error, where the API
-// server would prune it silently), and a member set to null counts as unset. ajv does the checking;
+// x-kubernetes-preserve-unknown-fields is closed (an unknown field is an error, as with kubectl's
+// strict field validation; a client that does not ask for it has the field dropped silently), and
+// a member set to null counts as unset. ajv does the checking;
 // its errors become issues at the member's path, an unknown field with the nearest known names.
 
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
