@@ -310,6 +310,13 @@ describe("every field, against its kind's schema", () => {
     ]);
   });
 
+  it("checks each item of a List (kubectl get -o yaml), pointing at the item's line", async () => {
+    const text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ServiceAccount\n    metadata: { name: a }\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: { name: b }\n    dta: {}\n";
+    const report = await validateYaml(text);
+    expect(errors(report)).toEqual(['ConfigMap b: dta: unknown field "dta" (did you mean data?)']);
+    expect(report.findings[0].where).toBe("10:5");
+  });
+
   it("treats a member set to null as unset, as the API server does", async () => {
     const report = await validateChanged("envoy/kubernetes/sidecar.yaml", (docs) => {
       byKind(docs, "Deployment").metadata.creationTimestamp = null;

@@ -15,8 +15,12 @@ export class Resource {
   readonly name: string;
   readonly namespace: string;
 
-  constructor(readonly doc: SourceDocument) {
-    this.value = obj(doc.value);
+  /** `at`: the path of the resource in its document (`items[i]` of a List; the top otherwise). */
+  constructor(
+    readonly doc: SourceDocument,
+    readonly at: Path = [],
+  ) {
+    this.value = obj(at.reduce<unknown>((v, seg) => (v as Record<string | number, unknown>)?.[seg], doc.value));
     this.kind = str(this.value.kind);
     this.name = str(obj(this.value.metadata).name);
     this.namespace = str(obj(this.value.metadata).namespace);

@@ -107,14 +107,14 @@ async function validatePolicy(file: string, doc: SourceDocument): Promise<FileRe
 }
 
 async function validateResources(file: string, docs: SourceDocument[], known: KnownKinds, envoyVersion: string): Promise<FileReport> {
-  const resources = docs.map((d) => new Resource(d));
+  const resources = docs.flatMap(resourcesOf);
   const policies = checkResources(resources, known);
   checkResourcesVersion(resources, envoyVersion);
   for (const r of resources) {
     await judgePolicies(policies.filter((p) => p.resource === r), r.issues, {});
   }
   for (const p of policies.filter((x) => x.resource.kind === "WasmPlugin")) checkIstioOwnedHeaders(p, resources, await ownedHeadersOf([p], {}));
-  const out = resources.flatMap((r) => findings(r.issues, r.doc, r.label));
+  const out = resources.flatMap((r) => findings(r.issues, r.doc, r.label, r.at));
   return { file, kind: "Kubernetes resources", findings: out, policies: policies.length };
 }
 
@@ -159,6 +159,14 @@ function readPolicyFile(path: string): PolicyFileResult {
   }
 }
 
-function findings(issues: Issues, doc: SourceDocument, subject?: string): Finding[] {
-  return issues.list.map((i) => ({ severity: i.severity, where: doc.where(i.path as Path), subject, path: formatPath(i.path), message: i.message }));
+/** A document's resources: itself, or the items of a List (as `kubectl get -o yaml` writes them). */
+function resourcesOf(doc: SourceDocument): Resource[] {
+  const v = doc.value;
+  if (!isObject(v) || v.apiVersion !== "v1" || typeof v.kind !== "string" || !v.kind.endsWith("List") || !Array.isArray(v.items)) return [new Resource(doc)];
+  return v.items.map((_, i) => new Resource(doc, ["items", i]));
+}
+
+/** `at`: where the resource the issues are about sits in its document (an item of a List). */
+function findings(issues: Issues, doc: SourceDocument, subject?: string, at: Path = []): Finding[] {
+  return issues.list.map((i) => ({ severity: i.severity, where: doc.where([...at, ...i.path]), subject, path: formatPath(i.path), message: i.message }));
 }
