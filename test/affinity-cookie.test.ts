@@ -146,6 +146,47 @@ describe("sidecar: --affinity-secret-file", () => {
     expect(setCookie(again.downstreamResponse)).toBe(sign(SECRET, parseInt(old.slice(0, 8), 16), 1_800_000_000));
   });
 
+  it("failover serve --affinity-secret-file: the running sidecar signs with the file's secret", async () => {
+    const { spawn } = await import("node:child_process");
+    const policyFile = join(dir, "served-policy.json");
+    writeFileSync(policyFile, policyText);
+    writeFileSync(secretFile, `${SECRET}\n${OLD}\n`);
+    const cli = join(import.meta.dirname, "..", "dist", "cli.js");
+    const child = spawn(process.execPath, [cli, "serve", "--policy", policyFile, "--affinity-secret-file", secretFile, "--port", "0", "--admin-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    try {
+      const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        let buf = "";
+        child.stderr!.on("data", (d: Buffer) => {
+          buf += d.toString();
+          for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+            const line = JSON.parse(buf.slice(0, i));
+            buf = buf.slice(i + 1);
+            if (line.msg === "ext_proc sidecar serving") resolve(line);
+          }
+        });
+        child.once("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const { EnvoyLikeClient } = await import("./support/extproc-client.js");
+      const envoy = new EnvoyLikeClient(Number(String(started.grpc).split(":").pop()));
+      try {
+        const first = await envoy.exchange(request, [[":status", "200"]]);
+        const issued = setCookie(first.downstreamResponse)!;
+        const issuedAt = parseInt(issued.slice(8, 16), 16);
+        expect(issued).toBe(sign(SECRET, parseInt(issued.slice(0, 8), 16), issuedAt));
+        // A cookie of the second line's (previous) secret is accepted and re-signed with the first's.
+        const old = sign(OLD, 0x0badcafe, issuedAt);
+        const again = await envoy.exchange([...request, ["cookie", `sess=${old}`]], [[":status", "200"]]);
+        expect(setCookie(again.downstreamResponse)!.slice(0, 8)).toBe("0badcafe");
+      } finally {
+        envoy.close();
+      }
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 30_000);
+
   it("an empty or missing secret file is an error naming it", () => {
     writeFileSync(secretFile, "\n\n");
     expect(() => readSecrets(secretFile)).toThrow(/secrets: no secret in it/);
