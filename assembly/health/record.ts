@@ -30,6 +30,8 @@ export enum Outcome { Success, Http5xx, Gateway5xx, LocalConnectFailure, LocalTi
 export const MAX_SOURCES = 7;
 
 const MAGIC: u32 = 0x46484c35; // "FHL5"
+// Where each count's run of buckets starts in HealthRecord.counts.
+const REQ = 0, FAIL = BUCKETS, LOCAL = 2 * BUCKETS, LAT_N = 3 * BUCKETS, LAT_SUM = 4 * BUCKETS;
 /** Bytes of HealthRecord's own fields, the copied part (up to its first array). */
 const FIELDS: usize = offsetof<HealthRecord>("sources");
 /** 340 bytes: 4 (magic) + 108 (fields) + 28 (sources) + 10 buckets x 5 u32 (latency in whole ms). */
@@ -62,11 +64,8 @@ export class HealthRecord {
   sourceCount: u16 = 0;
   // ---- end of the copied fields
   sources: StaticArray<u32> = new StaticArray<u32>(MAX_SOURCES);
-  requests: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
-  failures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
-  localFailures: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
-  latencyCount: StaticArray<u32> = new StaticArray<u32>(BUCKETS);
-  latencySum: StaticArray<u32> = new StaticArray<u32>(BUCKETS); // whole ms, saturating
+  /** The window's buckets, one run of BUCKETS per count: REQ, FAIL, LOCAL, LAT_N, LAT_SUM (whole ms, saturating). */
+  counts: StaticArray<u32> = new StaticArray<u32>(5 * BUCKETS);
 
   clear(): void {
     memory.fill(changetype<usize>(this), 0, FIELDS);
@@ -77,8 +76,7 @@ export class HealthRecord {
   }
 
   clearBucket(i: i32): void {
-    this.requests[i] = 0; this.failures[i] = 0; this.localFailures[i] = 0;
-    this.latencyCount[i] = 0; this.latencySum[i] = 0;
+    for (let k = i; k < 5 * BUCKETS; k += BUCKETS) this.counts[k] = 0;
   }
 
   get ejected(): bool { return this.ejectedUntilMs != 0; }
@@ -102,11 +100,7 @@ export class HealthRecord {
     let at = ptr + 4;
     at = move(at, changetype<usize>(this), FIELDS, out);
     at = move(at, changetype<usize>(this.sources), 4 * MAX_SOURCES, out);
-    at = move(at, changetype<usize>(this.requests), 4 * BUCKETS, out);
-    at = move(at, changetype<usize>(this.failures), 4 * BUCKETS, out);
-    at = move(at, changetype<usize>(this.localFailures), 4 * BUCKETS, out);
-    at = move(at, changetype<usize>(this.latencyCount), 4 * BUCKETS, out);
-    move(at, changetype<usize>(this.latencySum), 4 * BUCKETS, out);
+    move(at, changetype<usize>(this.counts), 4 * 5 * BUCKETS, out);
   }
 
   /** Moves the window to `nowMs`, clearing buckets that aged out. */
@@ -142,20 +136,20 @@ export class HealthRecord {
     if (outcome != Outcome.Success && o.minSources > 1) {
       if (!this.failedFrom(source, nowMs, h)) return false;
       // Enough sources: what was held counts now, in the window and in the run.
-      this.requests[b] += this.heldFailures;
-      this.failures[b] += this.heldFailures;
+      this.counts[REQ + b] += this.heldFailures;
+      this.counts[FAIL + b] += this.heldFailures;
       run += this.heldRun;
       this.heldFailures = 0;
       this.heldRun = 0;
     }
-    this.requests[b]++;
+    this.counts[REQ + b]++;
 
-    if (local) this.localFailures[b]++;
-    else if (code5xx) this.failures[b]++;
+    if (local) this.counts[LOCAL + b]++;
+    else if (code5xx) this.counts[FAIL + b]++;
     else {
-      this.latencyCount[b]++;
-      const sum = <u64>this.latencySum[b] + <u64>max<f64>(0, latencyMs);
-      this.latencySum[b] = sum > 0xffffffff ? 0xffffffff : <u32>sum;
+      this.counts[LAT_N + b]++;
+      const sum = <u64>this.counts[LAT_SUM + b] + <u64>max<f64>(0, latencyMs);
+      this.counts[LAT_SUM + b] = sum > 0xffffffff ? 0xffffffff : <u32>sum;
     }
 
     if (this.ejected) {
@@ -252,10 +246,10 @@ export class HealthRecord {
     let reqs: u32 = 0, bad: u32 = 0, latN: u32 = 0;
     let latSum: f64 = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      reqs += this.requests[i];
-      bad += this.failures[i] + this.localFailures[i];
-      latN += this.latencyCount[i];
-      latSum += this.latencySum[i];
+      reqs += this.counts[REQ + i];
+      bad += this.counts[FAIL + i] + this.counts[LOCAL + i];
+      latN += this.counts[LAT_N + i];
+      latSum += this.counts[LAT_SUM + i];
     }
     const k = <f64>h.minRequests;
     const elapsed = this.lastScoreMs > 0 ? <f64>(nowMs - this.lastScoreMs) : 0;
@@ -294,18 +288,18 @@ export class HealthRecord {
   /** Requests, failures and mean latency over the window (for the published plan). */
   windowRequests(): u32 {
     let n: u32 = 0;
-    for (let i = 0; i < BUCKETS; i++) n += this.requests[i];
+    for (let i = 0; i < BUCKETS; i++) n += this.counts[REQ + i];
     return n;
   }
   windowFailures(): u32 {
     let n: u32 = 0;
-    for (let i = 0; i < BUCKETS; i++) n += this.failures[i] + this.localFailures[i];
+    for (let i = 0; i < BUCKETS; i++) n += this.counts[FAIL + i] + this.counts[LOCAL + i];
     return n;
   }
   windowLatencyMs(): f64 {
     let n: u32 = 0;
     let s: f64 = 0;
-    for (let i = 0; i < BUCKETS; i++) { n += this.latencyCount[i]; s += this.latencySum[i]; }
+    for (let i = 0; i < BUCKETS; i++) { n += this.counts[LAT_N + i]; s += this.counts[LAT_SUM + i]; }
     return n > 0 ? s / <f64>n : 0;
   }
 }
