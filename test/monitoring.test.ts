@@ -112,10 +112,7 @@ describe("every metric and label the rules and the dashboard read exists", () =>
   it("in a live sidecar's /metrics", async () => {
     const { sidecar } = await liveSeries();
     const problems = [...ruleExprs(), ...panelExprs()].flatMap((q) => missing(q.expr, sidecar).map((p) => `${q.name}: ${p}`));
-    // PENDING: the reload-result gauge lands with the sidecar's reload work (issue 11); until then
-    // this is the only metric a rule reads that the sidecar lacks. Remove this line when it lands.
-    const pending = sidecar.has("failover_policy_last_reload_success") ? [] : ["FailoverPolicyReloadFailed: no metric failover_policy_last_reload_success"];
-    expect(problems).toEqual(pending);
+    expect(problems).toEqual([]);
   });
 
   it("in Envoy's /stats/prometheus names for the filter's metrics (the bootstraps' stats_tags)", async () => {
