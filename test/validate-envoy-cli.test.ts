@@ -89,4 +89,15 @@ describe("failover validate-envoy", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^monitoring\/prometheus-rule\.yaml:\d+:\d+: warning: PrometheusRule failover\/envoy-failover: spec\.groups: rule expressions not checked: promtool is not on PATH/);
   });
+
+  it("refuses a file of aliases that expand without bound, or nested thousands deep, with an error, not a crash", () => {
+    const bomb = ["apiVersion: v1", "kind: ConfigMap", "metadata: { name: x }", "data:", '  a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 12; i++) bomb.push(`  a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
+    const aliases = cli(["-"], `${bomb.join("\n")}\n`);
+    expect(aliases.code).toBe(1);
+    expect(aliases.stderr).toBe("<stdin>:1:1: error: (file): Excessive alias count indicates a resource exhaustion attack\n");
+    const deep = cli(["-"], `apiVersion: v1\nkind: Service\nmetadata: { name: x }\nspec:\n  ports: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    expect(deep.code).toBe(1);
+    expect(deep.stderr).toMatch(/^<stdin>:5:\d+: error: \(file\): .+\n$/);
+  });
 });

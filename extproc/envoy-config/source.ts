@@ -57,7 +57,14 @@ export function parseDocuments(text: string): SourceDocument[] {
       const { line, col } = lines.linePos(problem[0]);
       throw new ParseError(`${line}:${col}: ${problem[1]}`);
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (e) {
+      // The yaml library refuses an alias that expands without bound (a "billion laughs" file).
+      const { line, col } = lines.linePos(doc.contents?.range?.[0] ?? 0);
+      throw new ParseError(`${line}:${col}: ${(e as Error).message}`);
+    }
     if (value !== null && value !== undefined) out.push(new SourceDocument(value, out.length, doc.contents as Node | null, lines));
   }
   return out;
