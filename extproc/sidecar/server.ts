@@ -120,11 +120,54 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const logger = options.logger ?? jsonLogger();
   const metrics = new SidecarMetrics();
   const locality: Locality = { region: "", zone: "", subzone: "", cluster: "", ...options.locality };
-  const pool = new FilterPool({
-    module: await loadModule(options.modulePath), logger, locality, clock: options.clock, timers: options.timers,
-    failurePolicy: options.failurePolicy, onVmReload: (result) => metrics.vmReloads.inc({ result }),
+  const host = options.host ?? DEFAULTS.host;
+
+  // The gRPC port is bound first, so a port in use is the one thing said. We own the listening
+  // socket and hand each connection to grpc-js (once it is set up below): Node's HTTP/2 session,
+  // when grpc-js closes it (idle, age, unanswered keepalive), only half-closes the socket, and a
+  // peer that never sent a preface or ignores the FIN would keep it for ever. A socket with no
+  // traffic for longer than a keepalive round (the sidecar pings every live connection) is destroyed.
+  let startServing!: () => void;
+  const serving = new Promise<void>((resolve) => (startServing = resolve));
+  const socketIdleMs = (options.keepaliveMs ?? DEFAULTS.keepaliveMs) + (options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs);
+  const sockets = new Set<Socket>();
+  const tcp = createTcpServer((socket) => {
+    metrics.connections.inc();
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    void serving.then(() => {
+      if (socket.destroyed) return;
+      injector.injectConnection(socket);
+      // (After the injection: Node's HTTP/2 server sets the socket's timeout to its own, 0.)
+      socket.setTimeout(socketIdleMs, () => {
+        metrics.idleSockets.inc();
+        socket.destroy();
+      });
+    });
   });
-  pool.configure(options.policy); // a bad policy at start-up is fatal: the caller reports it
+  const grpcAddress = `${host}:${options.port ?? DEFAULTS.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(options.port ?? DEFAULTS.port, host, () => resolve((tcp.address() as AddressInfo).port));
+  }).catch((e: Error) => {
+    throw new ListenError(`cannot listen on ${grpcAddress} (gRPC): ${listenReason(e)}`);
+  });
+  const stopListening = () => {
+    tcp.close();
+    for (const socket of sockets) socket.destroy();
+  };
+
+  let pool: FilterPool;
+  try {
+    pool = new FilterPool({
+      module: await loadModule(options.modulePath), logger, locality, clock: options.clock, timers: options.timers,
+      failurePolicy: options.failurePolicy, onVmReload: (result) => metrics.vmReloads.inc({ result }),
+    });
+    pool.configure(options.policy); // a bad policy at start-up is fatal: the caller reports it
+  } catch (e) {
+    stopListening();
+    throw e;
+  }
   let current = options.policy;
   const startVersion = options.policyFile ? safeVersion(options.policyFile) : undefined;
   const policy: PolicyStatus = {
@@ -174,33 +217,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       });
     },
   });
-  const host = options.host ?? DEFAULTS.host;
-  // We own the listening socket and hand each connection to grpc-js: Node's HTTP/2 session, when
-  // grpc-js closes it (idle, age, unanswered keepalive), only half-closes the socket, and a peer
-  // that never sent a preface or ignores the FIN would keep it for ever. A socket with no traffic
-  // for longer than a keepalive round (the sidecar pings every live connection) is destroyed.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const socketIdleMs = (options.keepaliveMs ?? DEFAULTS.keepaliveMs) + (options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs);
-  const sockets = new Set<Socket>();
-  const tcp = createTcpServer((socket) => {
-    metrics.connections.inc();
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    injector.injectConnection(socket);
-    // (After the injection: Node's HTTP/2 server sets the socket's timeout to its own, 0.)
-    socket.setTimeout(socketIdleMs, () => {
-      metrics.idleSockets.inc();
-      socket.destroy();
-    });
-  });
-  const grpcAddress = `${host}:${options.port ?? DEFAULTS.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(options.port ?? DEFAULTS.port, host, () => resolve((tcp.address() as AddressInfo).port));
-  }).catch((e: Error) => {
-    pool.close();
-    throw new ListenError(`cannot listen on ${grpcAddress} (gRPC): ${listenReason(e)}`);
-  });
+  startServing();
 
   let admin: HttpServer | undefined;
   let adminPort: number | null = null;
@@ -216,7 +234,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       a.once("error", reject);
       a.listen(options.adminPort ?? DEFAULTS.adminPort, options.adminHost ?? DEFAULTS.adminHost, () => resolve((a.address() as AddressInfo).port));
     }).catch((e: Error) => {
-      tcp.close();
+      stopListening();
       server.forceShutdown();
       pool.close();
       throw new ListenError(`cannot listen on ${adminAddress} (admin): ${listenReason(e)}`);
