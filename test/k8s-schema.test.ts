@@ -44,4 +44,12 @@ describe("a FieldSchema", () => {
   it("reports a schema ajv cannot compile as an issue, not a crash", () => {
     expect(check({ type: "strng" } as unknown as FieldSchema, {})).toEqual([expect.stringMatching(/^\(document\): the kind's schema cannot be used: schema is invalid: /)]);
   });
+
+  it("runs patterns in RE2, as the API server does: linear time, and RE2's (?i)", () => {
+    // Gateway API's header value pattern; JavaScript's RegExp backtracks exponentially on it.
+    const value: FieldSchema = { type: "object", properties: { v: { type: "string", pattern: "^[!-~]+([\\t ]?[!-~]+)*$" }, mode: { type: "string", pattern: "^(?i)(abort|warn)?$" } } };
+    expect(check(value, { v: `${"a".repeat(100_000)} `, mode: "WARN" })).toEqual([`v: "${"a".repeat(76)}... does not match ^[!-~]+([\\t ]?[!-~]+)*$`]);
+    expect(check(value, { v: "a b", mode: "stop" })).toEqual(['mode: "stop" does not match ^(?i)(abort|warn)?$']);
+    expect(fieldSchema({ type: "string", pattern: "(?<=x)a" })).toEqual({ type: "string" });
+  });
 });

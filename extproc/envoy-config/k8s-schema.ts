@@ -11,6 +11,7 @@
 // its errors become issues at the member's path, an unknown field with the nearest known names.
 
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { RE2JS } from "re2js";
 import type { Issues } from "./issues.js";
 import { obj } from "./resource.js";
 import type { Segment } from "./source.js";
@@ -57,7 +58,7 @@ const NESTED_LISTS = ["anyOf", "oneOf", "allOf"] as const;
 /**
  * A CRD's openAPIV3Schema reduced to a FieldSchema. Dropped: descriptions, defaults, formats, list
  * and map types, and x-kubernetes-validations (CEL rules, which need Kubernetes' CEL library);
- * also a pattern that JavaScript cannot compile (Go's RE2 syntax differs in a few corners).
+ * also a pattern that RE2 cannot compile (the API server would refuse such a CRD).
  */
 export function fieldSchema(s: unknown): FieldSchema {
   if (!isObject(s)) return {};
@@ -75,12 +76,19 @@ export function fieldSchema(s: unknown): FieldSchema {
 
 function compiles(pattern: string): boolean {
   try {
-    new RegExp(pattern, "u");
+    RE2JS.compile(pattern);
     return true;
   } catch {
     return false;
   }
 }
+
+/**
+ * Patterns run in RE2, as the API server runs them (Go's regexp): linear time, where JavaScript's
+ * backtracking RegExp takes hours on a 40-character header value against Gateway API's
+ * `^[!-~]+([\t ]?[!-~]+)*$`; and RE2's syntax (`(?i)`) as the CRD's authors wrote it.
+ */
+const re2: ((pattern: string) => { test: (s: string) => boolean }) & { code: string } = Object.assign((pattern: string) => RE2JS.compile(pattern), { code: "re2js" });
 
 /** A closed object: it lists its fields and keeps no others. */
 export function isClosed(s: FieldSchema): boolean {
@@ -115,7 +123,7 @@ export class SchemaChecker {
 
   /** Compiles the schema now; throws with ajv's reasons when it is not a usable schema (a broken CRD). */
   compile(): ValidateFunction {
-    return (this.compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false }).compile(ajvSchema(this.schema)));
+    return (this.compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, code: { regExp: re2 } }).compile(ajvSchema(this.schema)));
   }
 
   /** Adds an issue for every place `value` breaks the schema; paths start at the resource's top. */
@@ -157,7 +165,7 @@ function meaningful(errors: ErrorObject[]): ErrorObject[] {
 
 function describe(e: ErrorObject): string {
   const v = e.data;
-  const shown = JSON.stringify(v);
+  const shown = shorten(JSON.stringify(v) ?? String(v));
   switch (e.keyword) {
     case "type": {
       const want = String(e.params.type);
@@ -188,7 +196,12 @@ function combinator(e: ErrorObject): string {
     const set = members.filter((m) => isObject(e.data) && m in e.data);
     return `${e.keyword === "oneOf" ? "set at most one" : "set one"} of: ${members.join(", ")}${set.length ? ` (this sets ${set.join(", ")})` : ""}`;
   }
-  return `${JSON.stringify(e.data)} matches ${e.keyword === "oneOf" ? "not exactly one" : "none"} of the forms allowed here`;
+  return `${shorten(JSON.stringify(e.data))} matches ${e.keyword === "oneOf" ? "not exactly one" : "none"} of the forms allowed here`;
+}
+
+/** A value as a report line shows it: at most 80 characters. */
+function shorten(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 function requiredNames(b: Record<string, unknown>): string[] {

@@ -2,6 +2,7 @@
 // see its README), and a field-by-field comparison of two FieldSchemas.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { RE2JS } from "re2js";
 import { parseAllDocuments } from "yaml";
 import type { FieldSchema } from "../../extproc/envoy-config/k8s-schema.js";
 import { root } from "./wasm.js";
@@ -35,10 +36,10 @@ export function crdVersions(): CrdVersion[] {
 
 const WORDS = ["type", "enum", "required", "nullable", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource"] as const;
 
-/** A CRD pattern in Go's RE2 syntax that JavaScript cannot compile (the product leaves those out). */
-export function jsIncompatible(pattern: string): boolean {
+/** A CRD pattern that RE2 (Go's regexp, which the API server uses) cannot compile: the product leaves those out. */
+export function notRe2(pattern: string): boolean {
   try {
-    new RegExp(pattern, "u");
+    RE2JS.compile(pattern);
     return false;
   } catch {
     return true;
@@ -49,14 +50,14 @@ export function jsIncompatible(pattern: string): boolean {
  * Where `known` (what the product ships) and `crd` (the CRD's own openAPIV3Schema, read here
  * directly) disagree, one line per field: a field only one side has, a type, enum, required list
  * or limit that differs. Not compared: what the product deliberately leaves out (descriptions,
- * defaults, formats, CEL rules, and the patterns JavaScript cannot compile, listed in `dropped`).
+ * defaults, formats, CEL rules, and patterns RE2 cannot compile, listed in `dropped`).
  */
 export function differences(known: FieldSchema, crd: any, at = "", dropped: string[] = []): string[] {
   const out: string[] = [];
   const here = at || "(top)";
   for (const w of WORDS) {
     let theirs = crd[w] === false ? undefined : crd[w];
-    if (w === "pattern" && typeof theirs === "string" && jsIncompatible(theirs)) {
+    if (w === "pattern" && typeof theirs === "string" && notRe2(theirs)) {
       dropped.push(`${here}: ${theirs}`);
       theirs = undefined;
     }
