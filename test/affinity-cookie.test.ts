@@ -118,6 +118,9 @@ describe("signed affinity cookies", () => {
     expect(() => new Failover(policy({ secret: "short" }))).toThrow(/routes\[0\]\.affinity\.cookie\.secret: a secret is 16 to 64 bytes/);
     expect(() => new Failover(policy({ secret: "x".repeat(65) }))).toThrow(/a secret is 16 to 64 bytes/);
     expect(() => new Failover(policy({ previousSecrets: [OLD] }))).toThrow(/previousSecrets: needs a secret to sign new cookies with/);
+    // Every previous secret costs an HMAC per request with a foreign cookie: a handful, no more.
+    expect(() => new Failover(policy({ secret: SECRET, previousSecrets: Array.from({ length: 5 }, (_, i) => `${OLD} ${i}`) }))).toThrow(/previousSecrets: at most 4/);
+    expect(() => new Failover(policy({ secret: SECRET, previousSecrets: Array.from({ length: 4 }, (_, i) => `${OLD} ${i}`) }))).not.toThrow();
   });
 });
 

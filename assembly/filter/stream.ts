@@ -59,7 +59,8 @@ export class FailoverStream extends HttpContext {
     const path = getHeader(M, ":path");
     const authority = host === null ? "" : host!;
     // An authority whose port is not a port matches no route (else "svc:abc" would be "svc").
-    const r = validPort(authority) ? root.match(hostOnly(authority), path === null ? "/" : path!) : -1;
+    const h = hostOnly(authority);
+    const r = h === null ? -1 : root.match(h!, path === null ? "/" : path!);
     incrementMetric(root.mDecisions, 1);
     // Every header the filter owns is either replaced below (a replace drops all of a client's
     // copies) or removed here, so a client's value never reaches the router or the upstream.
@@ -154,7 +155,9 @@ export class FailoverStream extends HttpContext {
     }
     if (a.kind == AffinityKind.SourceIp) {
       const addr = getPropertyString(["source", "address"]);
-      return addr === null ? "" : hostOnly(addr!);
+      if (addr === null) return "";
+      const h = hostOnly(addr!);
+      return h === null ? addr! : h!;
     }
     return "";
   }
@@ -246,7 +249,7 @@ function clientCaused(details: string): bool {
  */
 function sourceKey(): u32 {
   let s = getPropertyString(["source", "address"]);
-  if (s !== null) s = hostOnly(s!);
+  if (s !== null && hostOnly(s!) !== null) s = hostOnly(s!);
   else s = getPropertyString(["xds", "node", "id"]);
   return <u32>(fnv1a(s === null ? "" : s!) | 1);
 }
@@ -271,34 +274,26 @@ export function classify(code: i64, flags: i64): Outcome {
   return Outcome.Success;
 }
 
-/** "Host:port" or "[v6]:port" without the port, lower case. */
-function hostOnly(authority: string): string {
+/**
+ * "host:port" or "[v6]:port" without the port, lower case; null when what follows the last colon
+ * is not a port (1-65535, digits only), or for a bare IPv6 or "a:b:c", which are no authority.
+ */
+function hostOnly(authority: string): string | null {
   let end = authority.length;
-  if (authority.startsWith("[")) {
-    const close = authority.indexOf("]");
-    if (close > 0) end = close + 1;
-  } else {
-    const colon = authority.lastIndexOf(":");
-    if (colon >= 0 && authority.indexOf(":") == colon) end = colon;
+  const colon = authority.lastIndexOf(":");
+  if (colon >= 0 && authority.lastIndexOf("]") < colon) {
+    if (!authority.startsWith("[") && authority.indexOf(":") != colon) return null;
+    if (end - colon < 2 || end - colon > 6) return null;
+    let port = 0;
+    for (let i = colon + 1; i < end; i++) {
+      const c = authority.charCodeAt(i);
+      if (c < 48 || c > 57) return null;
+      port = port * 10 + c - 48;
+    }
+    if (port < 1 || port > 65535) return null;
+    end = colon;
   }
   return asciiLower(authority.substring(0, end));
-}
-
-/** Does `authority` end in no port, or in ":N" with N a port (1-65535, digits only)? */
-function validPort(authority: string): bool {
-  const colon = authority.lastIndexOf(":");
-  if (colon < 0 || authority.lastIndexOf("]") > colon) return true;
-  // host:port, or [v6]:port; a bare IPv6 or "a:b:c" is no authority.
-  if (!authority.startsWith("[") && authority.indexOf(":") != colon) return false;
-  const digits = authority.length - colon - 1;
-  if (digits < 1 || digits > 5) return false;
-  let port = 0;
-  for (let i = colon + 1; i < authority.length; i++) {
-    const c = authority.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-    port = port * 10 + c - 48;
-  }
-  return port >= 1 && port <= 65535;
 }
 
 /** The value of cookie `name` in a Cookie header, or "". */

@@ -532,6 +532,8 @@ class Reader {
         const secrets = cookie.has("secret") ? [this.str(cookie, "secret", cp, "")] : new Array<string>();
         const previous = this.strings(cookie, "previousSecrets", cp);
         if (secrets.length == 0 && previous.length > 0) this.fail(join(cp, "previousSecrets"), "needs a secret to sign new cookies with");
+        // Each is tried on every request with a cookie that the current secret did not sign.
+        if (previous.length > 4) this.fail(join(cp, "previousSecrets"), "at most 4");
         for (let i = 0; i < previous.length; i++) secrets.push(previous[i]);
         for (let i = 0; i < secrets.length; i++) {
           const bytes = String.UTF8.encode(secrets[i]);
