@@ -90,7 +90,9 @@ function laneMarks(marks, end) {
 function unmarked(r) {
   const out = [];
   for (const e of r.events) {
-    if (e.failover === null && e.shareBefore !== undefined && e.shareBefore >= 5) out.push(`${e.event} at ${e.at} s: never failed over (its share did not stay below 5%)`);
+    const partial = e.expectedShare !== null && e.expectedShare >= 5;
+    if (partial && e.settled === null) out.push(`${e.event} at ${e.at} s: its share never settled within 5 points of the expected ${e.expectedShare}%`);
+    if (!partial && e.failover === null && e.shareBefore !== undefined && e.shareBefore >= 5) out.push(`${e.event} at ${e.at} s: never failed over (its share did not stay below 5%)`);
     if (e.recoveredAt !== null && e.failover !== null && e.failback === null) out.push(`${e.event} at ${e.at} s: no failback before the next event or the end`);
   }
   return out;
@@ -215,7 +217,10 @@ export async function renderCase(r) {
 /** Per-event cells: the value alone for one event, else "at s: value" per event. */
 const perEvent = (r, cell) => (r.events.length === 0 ? "—" : r.events.length === 1 ? cell(r.events[0]) : r.events.map((e) => `${e.at} s: ${cell(e)}`).join("<br>"));
 
-const failoverCell = (e) => (e.failover !== null ? fmt(e.failover) : e.shareBefore !== undefined && e.shareBefore >= 5 ? "never" : "n/a");
+const failoverCell = (e) => (e.expectedShare !== null && e.expectedShare >= 5 ? "—"
+  : e.failover !== null ? fmt(e.failover) : e.shareBefore !== undefined && e.shareBefore >= 5 ? "never" : "n/a");
+const expectedCell = (e) => (e.healthy === null || e.expectedShare === null ? "—" : `${e.healthy.healthy}/${e.healthy.total}: ${e.expectedShare}%`);
+const settledCell = (e) => (e.expectedShare === null ? "—" : `${e.settled !== null ? fmt(e.settled) : "never"} (${e.errorsUntilSettled} errors)`);
 const failbackCell = (e) => (e.recoveredAt === null || e.failover === null ? "—" : e.failback !== null ? fmt(e.failback) : "never");
 const flappingCell = (e) => (e.recoveredAt === null || e.failover === null ? "—" : e.flapping ? "yes" : "no");
 const cell = (s) => String(s).replace(/\|/g, "\\|");
@@ -236,10 +241,13 @@ function eventsCell(r) {
 
 /** The markdown table: one row per case, each linking its chart (relative to the table's folder). */
 export function reportTable(results) {
-  const head = ["scenario", "case", "events", "failover time (s)", "failback time (s)", "client-visible errors", "retries", "probes", "flapping"];
+  const head = [
+    "scenario", "case", "events", "healthy endpoints: expected share", "settled within 5 points (s)", "failover time (s)",
+    "failback time (s)", "client-visible errors", "retries", "probes", "flapping",
+  ];
   const rows = results.map((r) => [
     `\`${scenarioName(r)}\``, `[${cell(r.case)}](${chartFile(r)})`, cell(eventsCell(r)),
-    perEvent(r, failoverCell), perEvent(r, failbackCell),
+    perEvent(r, expectedCell), perEvent(r, settledCell), perEvent(r, failoverCell), perEvent(r, failbackCell),
     `${r.totals.errors} (${errorPct(r.totals)}%)`, String(r.totals.retries), String(r.totals.probes), perEvent(r, flappingCell),
   ]);
   return [head, head.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n") + "\n";
@@ -259,8 +267,16 @@ Reproduce: \`npm run report\` (builds the module and dist/ if stale, then rewrit
 
 How the figures are measured (\`extproc/simulate/report.ts\`, see \`scenarios/README.md\`):
 
-- **failover time**: from a failure event until the failed cluster's share of requests stays below
-  5% until its recovery; "never" if it did not, "n/a" if it carried no traffic before.
+- **healthy endpoints: expected share**: the cluster's healthy endpoints after the event, of its
+  endpoints (the scenario's world: \`envoy.clusters.*.endpoints\` or the policy's \`endpoints\`),
+  and the share the module's own arithmetic gives it for that health (\`failover plan\` with
+  \`assume: {cluster: {healthy, total}}\` for every cluster): Envoy's rule for the healthy share.
+- **settled within 5 points**: from the event until the cluster's share stays within 5 points of
+  the expected share until the next event of any cluster, with the client-visible errors until
+  then; "never" if it did not.
+- **failover time**, only where the rule gives the cluster nothing (expected share below 5%): from
+  the event until its share stays below 5% until its recovery; "never" if it did not, "n/a" if it
+  carried no traffic before; "—" where the rule gives it traffic (a partial failure).
 - **failback time**: from the recovery until the cluster's share is back within 5 points of its
   share before the failure, measured until the next event of any cluster; "never" if it was not.
 - **client-visible errors**: requests whose final response was a 5xx (after Envoy's retries), with

@@ -61,6 +61,8 @@ describe("failover report", () => {
     // The checks below need numbers to look for.
     expect(e.failover).not.toBeNull();
     expect(e.failback).not.toBeNull();
+    expect(e.settled).not.toBeNull();
+    expect(e.expectedShare).toBe(0); // the module's plan with cluster-2 at 0 of 1 endpoints healthy
     expect(r.totals.retries).toBeGreaterThan(0);
     expect(files).toEqual(["000-edge-gateway--auto-cluster-2-upstream-service-scaled-to-0.svg"]);
   });
@@ -87,6 +89,7 @@ describe("failover report", () => {
     expect(cells).toEqual([
       "`000-edge-gateway`", `[${CASE}](${files[0]})`,
       `${e.at} s: ${e.event}<br>${e.recoveredAt} s: cluster-2 recovers`,
+      `${e.healthy!.healthy}/${e.healthy!.total}: ${e.expectedShare}%`, `${e.settled!.toFixed(2)} (${e.errorsUntilSettled} errors)`,
       e.failover!.toFixed(2), e.failback!.toFixed(2),
       `${t.errors} (${((100 * t.errors) / t.requests).toFixed(2)}%)`, String(t.retries), String(t.probes), e.flapping ? "yes" : "no",
     ]);

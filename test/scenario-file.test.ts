@@ -113,9 +113,23 @@ simulate:
       - { at: 500ms, cluster: c1, errorRate: 4/14 }
       - { at: 1s, cluster: c.v2, latency: 1.5s }
       - { at: 2s, cluster: c.v2, down: http-503, note: why }
-    envoy: { maxRetries: 10 }
+    envoy:
+      maxRetries: 10
+      clusters:
+        c1:
+          endpoints: 14
+          lbPolicy: RANDOM
+          healthyPanicThreshold: 0
+          outlierDetection: { consecutiveGatewayFailure: 3, enforcingConsecutiveGatewayFailure: 100, baseEjectionTime: 30s }
 `));
     const c = s.simulate[0];
+    // Envoy's side: the scenario's values, Envoy's defaults for the rest and for c.v2.
+    expect(c.envoyClusters.get("c1")).toMatchObject({ endpoints: 14, lbPolicy: "RANDOM", healthyPanicThreshold: 0 });
+    expect(c.envoyClusters.get("c1")!.outlierDetection).toMatchObject({
+      consecutiveGatewayFailure: 3, enforcingConsecutiveGatewayFailure: 100, consecutive5xx: 5, enforcingConsecutive5xx: 100,
+      intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionTimeMs: 300_000, maxEjectionPercent: 10,
+    });
+    expect(c.envoyClusters.get("c.v2")).toEqual({ endpoints: 1, lbPolicy: "ROUND_ROBIN", healthyPanicThreshold: 50, outlierDetection: undefined });
     expect(c.traffic).toEqual({ rate: 50, durationMs: 120_000, intervalMs: 1000, clients: 100 });
     expect([...c.latencyMs]).toEqual([["c1", 20], ["c.v2", 5]]);
     expect(c.events.map((e) => [e.atMs, e.kind])).toEqual([[500, "errorRate"], [1000, "latency"], [2000, "down"], [90_000, "recover"]]);
@@ -125,6 +139,31 @@ simulate:
     expect(c.routingHeader).toBe("x-pick");
     expect(c.aggregates.get("both")).toEqual(["c1", "c.v2"]);
     expect(c.maxConcurrentRetries).toBe(10);
+  });
+
+  it("refuses Envoy settings it does not model and error rates that are no whole number of endpoints", () => {
+    const f = file(`policy: policy.yaml
+requests: [{ authority: a.example }]
+simulate:
+  - name: sim
+    traffic: { rate: 10, duration: 10s }
+    events: [{ at: 1s, cluster: c1, errorRate: 4/14 }]
+    envoy:
+      clusters:
+        c1: { lbPolicy: LEAST_REQUEST, outlierDetection: { successRateStdevFactor: 1900, maxEjectionTime: 1s } }
+        nope: { endpoints: 2 }
+`);
+    let message = "";
+    try {
+      loadScenario(f);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/simulate\[0\]\.envoy\.clusters\.c1\.lbPolicy: expected one of: ROUND_ROBIN, RANDOM/);
+    expect(message).toMatch(/outlierDetection\.successRateStdevFactor: unknown field/);
+    expect(message).toMatch(/outlierDetection\.maxEjectionTime: Envoy refuses a max_ejection_time smaller than base_ejection_time/);
+    expect(message).toMatch(/envoy\.clusters\.nope: not a cluster of the policy/);
+    expect(message).toMatch(/events\[0\]\.errorRate: 4\/14 of 1 endpoints is not a whole number of endpoints/);
   });
 
   it("reports every problem with its line and path", () => {

@@ -3,14 +3,16 @@
 // measures on made-up request records.
 import { describe, expect, it } from "vitest";
 import { HeaderMap } from "../extproc/host/index.js";
-import type { SimulateCase, UpstreamEvent } from "../extproc/scenario.js";
+import type { EnvoyClusterSpec, SimulateCase, UpstreamEvent } from "../extproc/scenario.js";
+import { HostBalancer, inPanic, priorityHealth } from "../extproc/simulate/balancer.js";
+import { OUTLIER_DEFAULTS, OutlierConfig, OutlierDetector } from "../extproc/simulate/outlier.js";
 import { Random } from "../extproc/simulate/random.js";
 import { eventOutcomes, timeline } from "../extproc/simulate/report.js";
 import {
   ROUTE_TIMEOUT_MS, aggregateChild, attemptResult, backoffMs, finalResponse, retryPolicy, wouldRetry,
 } from "../extproc/simulate/router.js";
 import type { RequestRecord } from "../extproc/simulate/run.js";
-import { UpstreamModel } from "../extproc/simulate/upstream.js";
+import { UpstreamModel, Wire, isFailingEndpoint } from "../extproc/simulate/upstream.js";
 
 const policy = (headers: Record<string, string>) => retryPolicy(new HeaderMap(headers));
 
@@ -123,34 +125,146 @@ describe("the upstream model", () => {
     { atMs: 5000, cluster: "x", kind: "recover" },
     { atMs: 6000, cluster: "x", kind: "errorRate", rate: 0.25 },
   ];
-  const model = new UpstreamModel(new Map([["x", 7]]), events);
-  const random = new Random(1);
+  const envoy = (endpoints: number, outlierDetection?: OutlierConfig, healthyPanicThreshold = 50): EnvoyClusterSpec =>
+    ({ endpoints, lbPolicy: "ROUND_ROBIN", healthyPanicThreshold, outlierDetection });
+  const model = new UpstreamModel(new Map([["x", { latencyMs: 7, envoy: envoy(4) }]]), events, new Random(1));
+  const wire = (w: Wire) => (w.kind === "no-host" ? w : { ...w, host: undefined });
 
   it("applies each event from its time on and recover restores the base latency", () => {
-    expect(model.attempt("x", random)).toEqual({ kind: "response", code: 200, ms: 7 });
+    expect(wire(model.attempt("x"))).toEqual({ kind: "response", code: 200, ms: 7, host: undefined });
     model.advanceTo(1000);
-    expect(model.attempt("x", random)).toEqual({ kind: "connect-failure", ms: 1 });
+    expect(wire(model.attempt("x"))).toEqual({ kind: "connect-failure", ms: 1, host: undefined });
     model.advanceTo(2500);
-    expect(model.attempt("x", random)).toEqual({ kind: "response", code: 200, ms: 7 });
+    expect(wire(model.attempt("x"))).toEqual({ kind: "response", code: 200, ms: 7, host: undefined });
     model.advanceTo(3000);
-    expect(model.attempt("x", random)).toEqual({ kind: "response", code: 200, ms: 900 });
+    expect(wire(model.attempt("x"))).toEqual({ kind: "response", code: 200, ms: 900, host: undefined });
     model.advanceTo(4000);
     expect(model.hasHosts("x")).toBe(false);
-    expect(model.attempt("x", random)).toEqual({ kind: "no-host" });
+    expect(model.attempt("x")).toEqual({ kind: "no-host" });
     model.advanceTo(5000);
     expect(model.hasHosts("x")).toBe(true);
-    expect(model.attempt("x", random)).toEqual({ kind: "response", code: 200, ms: 7 });
+    expect(wire(model.attempt("x"))).toEqual({ kind: "response", code: 200, ms: 7, host: undefined });
   });
 
-  it("fails about the given share of attempts", () => {
+  it("round robin over the endpoints meets the failing share of them, each endpoint by its ip:port", () => {
     model.advanceTo(6000);
-    const failed = Array.from({ length: 4000 }, () => model.attempt("x", random)).filter((w) => w.kind === "response" && w.code === 503).length;
-    expect(failed / 4000).toBeGreaterThan(0.22);
-    expect(failed / 4000).toBeLessThan(0.28);
+    const attempts = Array.from({ length: 400 }, () => model.attempt("x"));
+    const failed = attempts.filter((w) => w.kind === "response" && w.code === 503);
+    expect(failed).toHaveLength(100); // 1 of 4 endpoints, every 4th attempt
+    const addresses = new Set(attempts.map((w) => (w.kind === "no-host" ? "" : w.host.address)));
+    expect([...addresses].sort()).toEqual(["10.128.0.0:8080", "10.128.0.1:8080", "10.128.0.2:8080", "10.128.0.3:8080"]);
+    expect(new Set(failed.map((w) => (w.kind === "no-host" ? "" : w.host.address))).size).toBe(1);
+  });
+
+  it("spreads failing endpoints evenly and keeps 4 of 14 within 9 of 14", () => {
+    const set = (k: number) => Array.from({ length: 14 }, (_, j) => j).filter((j) => isFailingEndpoint(j, k, 14));
+    expect(set(4)).toEqual([3, 6, 10, 13]);
+    expect(set(9)).toEqual(expect.arrayContaining(set(4)));
+    expect(set(9)).toHaveLength(9);
+    expect(set(14)).toHaveLength(14);
+  });
+
+  it("stops sending to endpoints Envoy's outlier detection ejected, until it answers no healthy upstream", () => {
+    const od: OutlierConfig = { ...OUTLIER_DEFAULTS, consecutiveGatewayFailure: 3, enforcingConsecutiveGatewayFailure: 100, enforcingConsecutive5xx: 0, maxEjectionPercent: 100, maxEjectionTimeMs: 300_000 };
+    const m = new UpstreamModel(new Map([["z", { latencyMs: 5, envoy: envoy(14, od, 0) }]]),
+      [{ atMs: 0, cluster: "z", kind: "errorRate", rate: 4 / 14 }, { atMs: 5000, cluster: "z", kind: "errorRate", rate: 1 }], new Random(2));
+    const drive = (n: number, at: number) => Array.from({ length: n }, () => {
+      const w = m.attempt("z");
+      if (w.kind !== "no-host") m.report("z", w.host, w.kind === "response" ? [{ kind: "connect-success" }, { kind: "http", code: w.code }] : [{ kind: "connect-failed" }], at);
+      return w;
+    });
+    m.advanceTo(0);
+    const first = drive(200, 10);
+    // Each failing endpoint answers 3 times (the 3 gateway errors that eject it), then never again.
+    expect(first.filter((w) => w.kind === "response" && w.code === 503)).toHaveLength(12);
+    expect(m.ejected("z")).toBe(4);
+    expect(first.slice(-100).every((w) => w.kind === "response" && w.code === 200)).toBe(true);
+    m.advanceTo(5000);
+    drive(200, 5000);
+    expect(m.ejected("z")).toBe(14);
+    expect(m.attempt("z")).toEqual({ kind: "no-host" });
+    expect(m.hasHosts("z")).toBe(false);
   });
 
   it("refuses a cluster it does not know", () => {
-    expect(() => model.attempt("y", random)).toThrow(/no upstream model for cluster "y"/);
+    expect(() => model.attempt("y")).toThrow(/no upstream model for cluster "y"/);
+  });
+});
+
+describe("Envoy's outlier detection for hosts", () => {
+  const config = (o: Partial<OutlierConfig> = {}): OutlierConfig => ({ ...OUTLIER_DEFAULTS, maxEjectionTimeMs: 300_000, ...o });
+  const fail = (d: OutlierDetector, host: number, n: number, at: number, code = 503) => {
+    for (let i = 0; i < n; i++) d.put(host, { kind: "http", code }, at);
+  };
+
+  it("ejects on 5 consecutive 5xx by default; gateway failures are detected but not enforced", () => {
+    const d = new OutlierDetector(config({ maxEjectionPercent: 100 }), 4, new Random(1), 0);
+    fail(d, 0, 4, 1);
+    d.put(0, { kind: "http", code: 200 }, 1); // a success resets the run
+    fail(d, 0, 4, 1);
+    expect(d.isEjected(0)).toBe(false);
+    fail(d, 0, 1, 1);
+    expect(d.isEjected(0)).toBe(true);
+    expect(d.log[0]).toMatchObject({ host: 0, action: "eject", type: "consecutive-5xx" });
+  });
+
+  it("a connect failure counts as a 503 without the split, as a local-origin failure with it", () => {
+    const plain = new OutlierDetector(config({ consecutive5xx: 2, maxEjectionPercent: 100 }), 2, new Random(1), 0);
+    plain.put(0, { kind: "connect-failed" }, 1);
+    plain.put(0, { kind: "connect-failed" }, 1);
+    expect(plain.isEjected(0)).toBe(true);
+    const split = new OutlierDetector(config({ consecutive5xx: 2, consecutiveLocalOriginFailure: 1, splitExternalLocalOriginErrors: true, maxEjectionPercent: 100 }), 2, new Random(1), 0);
+    split.put(1, { kind: "connect-failed" }, 1);
+    expect(split.log[0]).toMatchObject({ host: 1, type: "consecutive-local-origin-failure" });
+  });
+
+  it("keeps ejections within max_ejection_percent, counted with the host to eject", () => {
+    const d = new OutlierDetector(config({ consecutive5xx: 1, maxEjectionPercent: 50 }), 4, new Random(1), 0);
+    for (let h = 0; h < 4; h++) fail(d, h, 1, 1);
+    expect(d.ejectedCount()).toBe(2); // a third would make 75%
+    const one = new OutlierDetector(config({ consecutive5xx: 1, maxEjectionPercent: 10, alwaysEjectOneHost: true }), 4, new Random(1), 0);
+    for (let h = 0; h < 4; h++) fail(one, h, 1, 1);
+    expect(one.ejectedCount()).toBe(1);
+  });
+
+  it("un-ejects on the interval timer once base x ejections has passed, and the time shrinks back", () => {
+    const d = new OutlierDetector(config({ consecutive5xx: 1, maxEjectionPercent: 100, intervalMs: 10_000, baseEjectionTimeMs: 30_000 }), 2, new Random(1), 0);
+    fail(d, 0, 1, 5_000);
+    d.advanceTo(30_000);
+    expect(d.isEjected(0)).toBe(true); // 25 s at the 30 s tick
+    d.advanceTo(40_000);
+    expect(d.isEjected(0)).toBe(false); // 35 s at the 40 s tick
+    fail(d, 0, 1, 41_000); // second ejection: 60 s
+    d.advanceTo(100_000);
+    expect(d.isEjected(0)).toBe(true); // 59 s
+    d.advanceTo(110_000);
+    expect(d.isEjected(0)).toBe(false);
+    // Healthy for three intervals: the backoff counts down from 2 to 0, so the next ejection is 30 s again.
+    d.advanceTo(140_000);
+    fail(d, 0, 1, 141_000);
+    d.advanceTo(180_000);
+    expect(d.isEjected(0)).toBe(false);
+    expect(d.log.filter((e) => e.action === "eject")).toHaveLength(3);
+  });
+});
+
+describe("Envoy's host choice inside a cluster", () => {
+  it("uses healthy hosts unless the cluster is in panic, and no panic at a threshold of 0", () => {
+    expect(priorityHealth(10, 14)).toBe(100);
+    expect(priorityHealth(5, 14)).toBe(50);
+    expect(inPanic(10, 14, 50)).toBe(false); // health 100: never panic
+    expect(inPanic(5, 14, 50)).toBe(true); // 35.7% healthy < 50
+    expect(inPanic(5, 14, 0)).toBe(false);
+    expect(inPanic(0, 14, 0)).toBe(false);
+    const b = new HostBalancer("ROUND_ROBIN", new Random(1));
+    const healthy = (h: number) => h < 5;
+    const panicPicks = new Set(Array.from({ length: 28 }, () => b.pick(14, healthy, 50)));
+    expect(panicPicks.size).toBe(14);
+    const picks = new Set(Array.from({ length: 28 }, () => b.pick(14, healthy, 0)));
+    expect([...picks].sort((x, y) => x! - y!)).toEqual([0, 1, 2, 3, 4]);
+    expect(b.pick(14, () => false, 0)).toBeUndefined();
+    const r = new HostBalancer("RANDOM", new Random(1));
+    expect(new Set(Array.from({ length: 200 }, () => r.pick(14, healthy, 0)))).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 });
 
@@ -159,13 +273,14 @@ describe("the report", () => {
   const run = (to: (t: number) => string, errors: (t: number) => boolean = () => false): RequestRecord[] =>
     Array.from({ length: 6000 }, (_, i) => {
       const t = i * 10;
-      return { arrivalMs: t, endMs: t + 5, first: to(t), chosen: to(t), reason: "local", attempts: 1, code: errors(t) ? 503 : 200, flags: 0 };
+      return { arrivalMs: t, endMs: t + 5, first: to(t), chosen: to(t), reason: "local", attempts: 1, code: errors(t) ? 503 : 200, flags: 0, address: undefined };
     });
   const scenario = (events: UpstreamEvent[]): SimulateCase => ({
     scenario: "test", name: "t", description: "", config: {}, routingHeader: "x-failover-upstream",
     clusters: ["a", "b"], aggregates: new Map(), requests: [], where: () => "",
     traffic: { rate: 100, durationMs: 60_000, intervalMs: 1000, clients: 1 },
     latencyMs: new Map([["a", 5], ["b", 5]]), events, maxConcurrentRetries: 3,
+    envoyClusters: new Map(["a", "b"].map((n) => [n, { endpoints: 1, lbPolicy: "ROUND_ROBIN", healthyPanicThreshold: 50, outlierDetection: undefined }])),
   });
   const failure: UpstreamEvent[] = [
     { atMs: 10_000, cluster: "a", kind: "down", mode: "http-503" },

@@ -105,20 +105,41 @@ describe("seed 000: the edge gateway, placed in region-2, when cluster-2 breaks"
   });
 });
 
-describe("seed 003: the ingress gateway spills zone 1's traffic in proportion to its health", () => {
-  it("10/14 healthy keeps zone 1, 5/14 sends about half to zone 2, 0/14 sends it all", async () => {
+describe("seed 003: the ingress gateway, with Envoy ejecting zone 1's failing endpoints (the seed's DestinationRule)", () => {
+  it("10/14 healthy: zone 1 keeps its traffic and errors stop within 2 s; none healthy: out within 1 s; back over the slow start", async () => {
     const r = await run("003-ingress-zones.yaml", "zone 1 endpoints fail, health from live traffic");
-    expect(share(rows(r, 12, 30), "user-zone1")).toBeGreaterThan(95);
-    const half = share(rows(r, 40, 50), "user-zone1");
-    expect(half).toBeGreaterThan(40);
-    expect(half).toBeLessThan(65);
-    expect(share(rows(r, 59, 66), "user-zone1")).toBeLessThan(5);
-    // Back gradually: the score climbs no faster than the slow start (30 s), without flapping.
-    const ramp = share(rows(r, 72, 82), "user-zone1");
+    const [ten, five, none] = r.events;
+    // The expected shares are the module's own plan for the healthy endpoints.
+    expect(ten).toMatchObject({ healthy: { healthy: 10, total: 14 }, expectedShare: 100 });
+    expect(five).toMatchObject({ healthy: { healthy: 5, total: 14 }, expectedShare: 50 });
+    expect(none).toMatchObject({ healthy: { healthy: 0, total: 14 }, expectedShare: 0 });
+    // 10 of 14: Envoy ejects the 4 failing endpoints; the zone keeps >= 95% and errors stop within 2 s.
+    expect(share(rows(r, 10, 30), "user-zone1")).toBeGreaterThanOrEqual(95);
+    expect(ten.settled).not.toBeNull();
+    expect(ten.lastError).not.toBeNull();
+    expect(ten.lastError!).toBeLessThanOrEqual(2);
+    expect(sum(rows(r, 12, 30), "errors")).toBe(0);
+    expect(ten.failover).toBeNull(); // the rule gives it traffic: no "failover" to measure
+    // None healthy: Envoy answers no healthy upstream, the filter takes the zone out within 1 s.
+    expect(none.failover).not.toBeNull();
+    expect(none.failover!).toBeLessThan(1);
+    expect(none.settled!).toBeLessThan(1);
+    expect(share(rows(r, 51, 70), "user-zone1")).toBeLessThan(5);
+    // Back after recovery: gradually (slow start), without flapping, then all of it.
+    const ramp = share(rows(r, 82, 96), "user-zone1");
     expect(ramp).toBeGreaterThan(10);
     expect(ramp).toBeLessThan(80);
-    expect(share(rows(r, 95, 120), "user-zone1")).toBe(100);
-    expect(r.events.every((e) => !e.flapping)).toBe(true);
+    expect(none.flapping).toBe(false);
+    expect(share(rows(r, 110, 150), "user-zone1")).toBe(100);
+  });
+
+  it("5/14 healthy: Envoy serves the zone from its 5 endpoints, but the split does not reach 50/50 (needs the filter's endpoint table)", async () => {
+    const r = await run("003-ingress-zones.yaml", "zone 1 endpoints fail, health from live traffic");
+    const five = r.events[1];
+    // The filter's success rate sees the zone healthy once the 9 failing endpoints are ejected.
+    expect(five.settled).toBeNull();
+    expect(share(rows(r, 32, 50), "user-zone1")).toBeGreaterThan(95);
+    expect(five.lastError!).toBeLessThanOrEqual(2);
   });
 });
 

@@ -2,6 +2,7 @@
 import { display } from "../policy-file.js";
 import type { SimulateCase } from "../scenario.js";
 import { pct, table } from "../table.js";
+import { expectations } from "./expected.js";
 import { SimulationReport, TimelineRow, report } from "./report.js";
 import { SimulateOptions, runSimulation } from "./run.js";
 
@@ -11,7 +12,7 @@ export type { SimulateOptions } from "./run.js";
 export async function simulate(c: SimulateCase, options: SimulateOptions = {}): Promise<SimulationReport> {
   const seed = options.seed ?? 1;
   const run = await runSimulation(c, { seed });
-  return report({ ...c, scenario: display(c.scenario) }, seed, run.records, run.log);
+  return report({ ...c, scenario: display(c.scenario) }, seed, run.records, run.log, await expectations(c));
 }
 
 /** One report as itself; several as `{cases: [...]}`. */
@@ -53,7 +54,14 @@ export function formatSimulation(r: SimulationReport): string {
   for (const e of r.events) {
     out += `\nat ${e.at}s: ${e.event}${e.note ? ` (${e.note})` : ""}\n`;
     out += `  share before: ${e.shareBefore === undefined ? "no traffic yet" : pct(e.shareBefore)}\n`;
-    out += `  failover: ${secs(e.failover, e.shareBefore !== undefined && e.shareBefore < 5 ? "n/a (it carried no traffic)" : "never (its share did not stay below 5%)")}\n`;
+    if (e.healthy && e.expectedShare !== null) {
+      out += `  expected share with ${e.healthy.healthy} of ${e.healthy.total} endpoints healthy (the module's plan): ${pct(e.expectedShare)}\n`;
+      out += `  settled within 5 points: ${secs(e.settled, "never (before the next event)")}; client-visible errors until then: ${e.errorsUntilSettled}\n`;
+      out += `  last client-visible error: ${e.lastError === null ? "none" : `after ${e.lastError.toFixed(2)} s`}\n`;
+    }
+    if (e.expectedShare === null || e.expectedShare < 5) {
+      out += `  failover: ${secs(e.failover, e.shareBefore !== undefined && e.shareBefore < 5 ? "n/a (it carried no traffic)" : "never (its share did not stay below 5%)")}\n`;
+    }
     out += `  client-visible errors until ${e.recoveredAt === null ? "the end" : "recovery"}: ${e.errors}\n`;
     if (e.recoveredAt !== null && e.failover !== null) {
       out += `  recovered at ${e.recoveredAt}s; failback: ${secs(e.failback, "never (its share did not come back within 5 points)")}; flapping: ${e.flapping ? "YES" : "no"}\n`;

@@ -1,6 +1,10 @@
 // What a simulation shows: a timeline per interval (requests, share per cluster by the first
 // attempt, client-visible errors, retries) and, per failure event, how the traffic reacted:
-// - failover time: from the event until the failed cluster's share stays below 5%;
+// - expected share: what Envoy's rule gives the cluster for its healthy endpoints (expected.ts);
+// - settled time: from the event until the cluster's share stays within 5 points of the expected
+//   share (until the next event of any cluster), and the client-visible errors until then;
+// - failover time, only where the rule gives the cluster nothing (expected share below 5%): from
+//   the event until the failed cluster's share stays below 5%;
 // - failback time: from its recovery until its share is back within 5 points of the share it had
 //   before the failure (measured until the next event of any cluster);
 // - flapping: after recovery, its share crossed half its pre-failure share more than twice; a
@@ -11,6 +15,7 @@
 // times have the resolution of one request, not of one timeline row.
 
 import type { SimulateCase, UpstreamEvent } from "../scenario.js";
+import { Expectation, isFailureEvent } from "./expected.js";
 import type { ModuleLogLine, RequestRecord } from "./run.js";
 
 const FAILED_BELOW = 5; // percent
@@ -45,9 +50,22 @@ export interface EventOutcome {
   note?: string;
   /** The cluster's share over the five intervals before the event (or since its previous event). */
   shareBefore: number | undefined;
+  /** Healthy endpoints of the cluster's endpoints after the event; null for a latency event. */
+  healthy: { healthy: number; total: number } | null;
+  /** The share Envoy's rule gives the cluster for those healthy endpoints (the module's plan); null if not known. */
+  expectedShare: number | null;
   /**
-   * Seconds until its share stayed below 5%; null if it never did, had no share to lose, or failed
-   * for less than one window of requests.
+   * Seconds until its share stayed within 5 points of the expected share, until the next event
+   * of any cluster (or the end); null if it never did (or nothing is expected).
+   */
+  settled: number | null;
+  /** Client-visible errors from the event until it settled (until the next event if it never did). */
+  errorsUntilSettled: number;
+  /** Seconds from the event to its last client-visible error before the next event; null if none. */
+  lastError: number | null;
+  /**
+   * Seconds until its share stayed below 5%; null if it never did, had no share to lose, failed
+   * for less than one window of requests, or the rule does not give it nothing (expected share 5% or more).
    */
   failover: number | null;
   /** Client-visible errors from the event until recovery (or the end). */
@@ -111,7 +129,9 @@ export function timeline(c: SimulateCase, records: readonly RequestRecord[]): Ti
   return rows;
 }
 
-export function eventOutcomes(c: SimulateCase, records: readonly RequestRecord[]): EventOutcome[] {
+export function eventOutcomes(
+  c: SimulateCase, records: readonly RequestRecord[], expected: ReadonlyMap<UpstreamEvent, Expectation> = new Map(),
+): EventOutcome[] {
   const window = Math.max(MIN_WINDOW, Math.round((c.traffic.rate * c.traffic.intervalMs) / 1000));
   const end = c.traffic.durationMs;
   const firstAt = (ms: number) => {
@@ -124,7 +144,7 @@ export function eventOutcomes(c: SimulateCase, records: readonly RequestRecord[]
     }
     return lo;
   };
-  return c.events.filter((e) => e.kind !== "recover" && !(e.kind === "errorRate" && e.rate === 0)).map((e) => {
+  return c.events.filter(isFailureEvent).map((e) => {
     const cluster = e.cluster;
     // prefix[i]: requests among the first i whose first attempt went to the cluster.
     const prefix = [0];
@@ -142,8 +162,26 @@ export function eventOutcomes(c: SimulateCase, records: readonly RequestRecord[]
     const before = firstAt(Math.max(e.atMs - BEFORE_INTERVALS * c.traffic.intervalMs, previous?.atMs ?? 0));
     const shareBefore = start > before ? round2(share(before, start)) : undefined;
 
+    const expectation = expected.get(e);
+    const expectedShare = expectation ? expectation.share : null;
+    // Until the next event anywhere: after it, the split to reach is another.
+    const nextAny = c.events.find((x) => x.atMs > e.atMs);
+    const spanEnd = firstAt(nextAny?.atMs ?? end);
+    let settled: number | null = null;
+    if (expectedShare !== null) {
+      // The earliest request from which every full window until the next event stays within 5 points.
+      for (let i = spanEnd - window; i >= start && Math.abs(win(i) - expectedShare) <= BACK_WITHIN; i--) {
+        settled = seconds(records[i].arrivalMs - e.atMs);
+      }
+    }
+    const settledAt = settled === null ? spanEnd : firstAt(e.atMs + settled * 1000);
+    const errorsUntilSettled = records.slice(start, settledAt).filter(isError).length;
+    let lastError: number | null = null;
+    for (let i = spanEnd - 1; i >= start && lastError === null; i--) if (isError(records[i])) lastError = seconds(records[i].arrivalMs - e.atMs);
+
     let failover: number | null = null;
-    if (shareBefore !== undefined && shareBefore >= FAILED_BELOW) {
+    const toNothing = expectedShare === null || expectedShare < FAILED_BELOW;
+    if (toNothing && shareBefore !== undefined && shareBefore >= FAILED_BELOW) {
       // The earliest request from which every full window until recovery stays below 5%.
       for (let i = stop - window; i >= start && win(i) < FAILED_BELOW; i--) failover = seconds(records[i].arrivalMs - e.atMs);
     }
@@ -170,17 +208,22 @@ export function eventOutcomes(c: SimulateCase, records: readonly RequestRecord[]
       flapping = crossings > MAX_CROSSINGS;
     }
     return {
-      at: seconds(e.atMs), cluster, event: describeEvent(e), note: e.note, shareBefore, failover, errors,
+      at: seconds(e.atMs), cluster, event: describeEvent(e), note: e.note, shareBefore,
+      healthy: expectation ? { healthy: expectation.healthy, total: expectation.total } : null,
+      expectedShare, settled, errorsUntilSettled, lastError, failover, errors,
       recoveredAt: recovery ? seconds(recovery.atMs) : null, failback, flapping,
     };
   });
 }
 
-export function report(c: SimulateCase, seed: number, records: readonly RequestRecord[], moduleLog: ModuleLogLine[]): SimulationReport {
+export function report(
+  c: SimulateCase, seed: number, records: readonly RequestRecord[], moduleLog: ModuleLogLine[],
+  expected: ReadonlyMap<UpstreamEvent, Expectation> = new Map(),
+): SimulationReport {
   return {
     scenario: c.scenario, case: c.name, description: c.description, seed,
     timeline: timeline(c, records),
-    events: eventOutcomes(c, records),
+    events: eventOutcomes(c, records, expected),
     totals: {
       requests: records.length,
       errors: records.filter(isError).length,

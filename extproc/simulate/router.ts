@@ -5,6 +5,7 @@
 // docs/research/envoy-lb-facts.md §7).
 
 import type { HeaderMap } from "../host/index.js";
+import type { HostResult } from "./outlier.js";
 import type { Random } from "./random.js";
 import type { Wire } from "./upstream.js";
 
@@ -59,6 +60,8 @@ const KNOWN_RETRY_ON = new Set([
   "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure",
 ]);
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** How one attempt ended, as the router sees it. */
 export type AttemptResult =
   | { kind: "response"; code: number }
@@ -66,7 +69,7 @@ export type AttemptResult =
   | { kind: "per-try-timeout" };
 
 /** The attempt's result and how long it took; a per-try timeout cuts a slow attempt short. */
-export function attemptResult(wire: Exclude<Wire, { kind: "no-host" }>, perTryTimeoutMs: number | undefined): { result: AttemptResult; ms: number } {
+export function attemptResult(wire: DistributiveOmit<Exclude<Wire, { kind: "no-host" }>, "host">, perTryTimeoutMs: number | undefined): { result: AttemptResult; ms: number } {
   if (perTryTimeoutMs !== undefined && wire.ms > perTryTimeoutMs) return { result: { kind: "per-try-timeout" }, ms: perTryTimeoutMs };
   return wire.kind === "connect-failure"
     ? { result: { kind: "connect-failure" }, ms: wire.ms }
@@ -118,6 +121,19 @@ export interface FinalResponse {
   code: number;
   flags: number;
   details: string;
+}
+
+/**
+ * What the router reports to the host's outlier monitor for an attempt (router.cc
+ * Filter::onUpstreamHeaders, onUpstreamReset, onPerTryTimeout; upstream_request.cc onPoolReady):
+ * a connection that came up, then the response code or the timeout.
+ */
+export function hostResults(result: AttemptResult): HostResult[] {
+  switch (result.kind) {
+    case "response": return [{ kind: "connect-success" }, { kind: "http", code: result.code }];
+    case "connect-failure": return [{ kind: "connect-failed" }];
+    case "per-try-timeout": return [{ kind: "connect-success" }, { kind: "timeout" }];
+  }
 }
 
 /** The response Envoy sends downstream when this attempt's result is the last. */

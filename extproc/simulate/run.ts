@@ -12,9 +12,12 @@ import type { SimulateCase } from "../scenario.js";
 import { Random } from "./random.js";
 import {
   AttemptResult, CLUSTER_NOT_FOUND, FinalResponse, NO_HEALTHY_UPSTREAM, ROUTE_TIMEOUT, ROUTE_TIMEOUT_MS, ResponseFlag,
-  RetryPolicy, aggregateChild, attemptResult, backoffMs, finalResponse, retryPolicy, wouldRetry,
+  RetryPolicy, aggregateChild, attemptResult, backoffMs, finalResponse, hostResults, retryPolicy, wouldRetry,
 } from "./router.js";
-import { UpstreamModel } from "./upstream.js";
+import { Host, UpstreamModel } from "./upstream.js";
+
+/** Seeds Envoy's own draws (load balancers, enforcement) apart from the router's, so that adding endpoints does not shift the backoffs. */
+const ENVOY_SEED_SALT = 0x5eed;
 
 /** What happened to one request, for the report. */
 export interface RequestRecord {
@@ -28,6 +31,8 @@ export interface RequestRecord {
   attempts: number;
   code: number;
   flags: number;
+  /** The endpoint the last attempt went to (`upstream.address`); undefined when no attempt reached one. */
+  address: string | undefined;
 }
 
 export interface ModuleLogLine {
@@ -58,6 +63,8 @@ interface InFlight {
   retriesLeft: number;
   /** The retry circuit breaker slot this request holds, until its retried attempt ends. */
   holdsRetry: boolean;
+  /** The cluster and host of the attempt in flight. */
+  attempt: { cluster: string; host: Host } | undefined;
   deadlineMs: number;
 }
 
@@ -91,7 +98,10 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
   const vm = startFailover(await failoverModule(), {
     config, where: c.where, onLog: (message) => log.push({ at: now / 1000, message }), clock: () => EPOCH_NS + BigInt(Math.round(now * 1e6)),
   });
-  const upstream = new UpstreamModel(c.latencyMs, c.events);
+  const upstream = new UpstreamModel(
+    new Map(c.clusters.map((n) => [n, { latencyMs: c.latencyMs.get(n)!, envoy: c.envoyClusters.get(n)! }])),
+    c.events, new Random(seed ^ ENVOY_SEED_SALT),
+  );
   const queue = new EventQueue();
   const records: RequestRecord[] = [];
   const activeRetries = new Map<string, number>();
@@ -123,7 +133,7 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     const h = stream.requestHeaders;
     const record: RequestRecord = {
       arrivalMs: now, endMs: now, first: undefined, chosen: h.get("x-failover-cluster"), reason: h.get("x-failover-reason"),
-      attempts: 0, code: 0, flags: 0,
+      attempts: 0, code: 0, flags: 0, address: undefined,
     };
     if (reply.localReply) {
       // The module (or a failed VM) answered itself; nothing reaches the router.
@@ -137,7 +147,7 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     const policy = retryPolicy(h);
     const req: InFlight = {
       stream, record, target: target ?? "", children, policy, retriesLeft: policy?.numRetries ?? 0,
-      holdsRetry: false, deadlineMs: now + ROUTE_TIMEOUT_MS,
+      holdsRetry: false, attempt: undefined, deadlineMs: now + ROUTE_TIMEOUT_MS,
     };
     if (!known) finish(req, CLUSTER_NOT_FOUND);
     else startAttempt(req);
@@ -150,8 +160,10 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     const cluster = req.children ? aggregateChild(req.children.filter((x) => upstream.hasHosts(x)), k) : req.target;
     if (k === 0) req.record.first = cluster ?? req.children?.[0];
     if (cluster === undefined) return finish(req, NO_HEALTHY_UPSTREAM);
-    const wire = upstream.attempt(cluster, random);
+    const wire = upstream.attempt(cluster);
     if (wire.kind === "no-host") return finish(req, NO_HEALTHY_UPSTREAM);
+    req.attempt = { cluster, host: wire.host };
+    req.record.address = wire.host.address;
     const { result, ms } = attemptResult(wire, req.policy?.perTryTimeoutMs);
     if (now + ms > req.deadlineMs) return queue.push(req.deadlineMs, () => finish(req, ROUTE_TIMEOUT));
     queue.push(now + ms, () => attemptEnded(req, result));
@@ -160,6 +172,8 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
   /** RetryStateImpl::shouldRetry: retriable? retries left? a circuit-breaker slot free? */
   const attemptEnded = (req: InFlight, result: AttemptResult) => {
     releaseRetry(req);
+    upstream.advanceTo(now);
+    if (req.attempt) upstream.report(req.attempt.cluster, req.attempt.host, hostResults(result), now);
     const final = finalResponse(result);
     if (!req.policy || !wouldRetry(req.policy, result)) return finish(req, final);
     if (req.retriesLeft === 0) return finish(req, { ...final, flags: final.flags | ResponseFlag.URX });
@@ -187,7 +201,10 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     // Envoy knows an upstream attempt count and a cluster only once the route found a cluster.
     const properties = {
       response: { code: final.code, flags: final.flags, code_details: final.details },
-      upstream: record.attempts ? { request_attempt_count: BigInt(record.attempts) } : undefined,
+      // upstream.address: the host of the last attempt (UpstreamWrapper, expr/context.cc), as `ip:port`.
+      upstream: record.attempts
+        ? { request_attempt_count: BigInt(record.attempts), ...(record.address !== undefined ? { address: record.address } : {}) }
+        : undefined,
       xds: final === CLUSTER_NOT_FOUND ? undefined : { cluster_name: req.target },
     };
     stream.sendResponseHeaders([[":status", String(final.code)]], true, properties);
