@@ -73,7 +73,11 @@ function events(hours: number, seed: number): object[] {
     const cluster = clusters[random.below(clusters.length)];
     const kind = random.below(5);
     if (kind === 0) out.push({ at: `${at}s`, cluster, down: ["no-healthy-upstream", "connect-refused", "http-503"][random.below(3)] });
-    else if (kind === 1) out.push({ at: `${at}s`, cluster, errorRate: Math.round(random.next() * 100) / 100 });
+    else if (kind === 1) {
+      // A share of the cluster's endpoints, as a whole number of them (the simulator models endpoints).
+      const n = policy.clusters.find((c) => c.name === cluster)!.endpoints;
+      out.push({ at: `${at}s`, cluster, errorRate: `${random.below(n + 1)}/${n}` });
+    }
     else if (kind === 2) out.push({ at: `${at}s`, cluster, latency: `${5 + random.below(400)}ms` });
     else out.push({ at: `${at}s`, cluster, recover: true });
   }
