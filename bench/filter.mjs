@@ -3,7 +3,7 @@
 // failover filter with 4 and 16 clusters. The one-header module is the baseline.
 import { readFileSync } from "node:fs";
 import Benchmark from "benchmark";
-import { HttpStream, PluginVm } from "../dist/host/index.js";
+import { PluginVm } from "../dist/host/index.js";
 import { record } from "./lib.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -39,7 +39,7 @@ export function vmFor(name, config) {
 
 /** One request through the filter, the way Envoy drives it. */
 export function request(vm) {
-  const s = new HttpStream(vm, { source: { address: "203.0.113.7:40000" } });
+  const s = vm.createStream({ source: { address: "203.0.113.7:40000" } });
   s.sendRequestHeaders(REQUEST, true);
   s.sendResponseHeaders(RESPONSE, true);
   s.end({ response: { code: 200, flags: 0 }, upstream: { request_attempt_count: 1 } });

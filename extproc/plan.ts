@@ -3,7 +3,6 @@
 // delivers one tick, reads the plan the module published, and optionally sends one sample request
 // per scenario request shape to show the headers the module sets. Nothing here decides anything.
 
-import { HttpStream } from "./host/index.js";
 import {
   EPOCH_NS, PlanCluster, PlanRoute, PublishedPlan, failoverModule, readPlan, startFailover,
 } from "./failover-module.js";
@@ -42,7 +41,7 @@ export async function runPlan(c: PlanCase): Promise<PlanResult> {
   const plan = readPlan(vm);
   // The sample requests are not completed (no on_log), so they leave health as assumed.
   const requests = c.requests.map((r): SampleRequest => {
-    const s = new HttpStream(vm, { source: { address: "10.0.0.1:40000", port: 40000 } });
+    const s = vm.createStream({ source: { address: "10.0.0.1:40000", port: 40000 } });
     s.sendRequestHeaders([[":method", r.method], [":path", r.path], [":authority", r.authority], [":scheme", "http"], ...r.headers], true);
     const headers: Record<string, string> = {};
     for (const e of s.requestHeaders.entries) {

@@ -159,7 +159,7 @@ describe("headers", () => {
 
   it("routes a request with no headers at all (a catch-all route needs no authority)", () => {
     const w = new Workers({ clusters: [{ name: "a", hosts: ["*"] }], routes: [{ destination: { mode: "auto" } }] });
-    const s = new HttpStream(w.vms[0]);
+    const s = w.vms[0].createStream();
     s.sendRequestHeaders([], true);
     // The default route matches any authority, even none.
     expect(s.requestHeaders.get("x-failover-upstream")).toBe("a");

@@ -6,7 +6,7 @@
 // controls: whatever they name, the chosen cluster is one the published plan gives a share to.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { HeaderMap, type HeaderValue, HttpStream, PluginVm } from "../extproc/host/index.js";
+import { HeaderMap, type HeaderValue, PluginVm } from "../extproc/host/index.js";
 import { memoryLogger } from "../extproc/sidecar/logger.js";
 import { type Sidecar, startSidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Mutation, attrs, num } from "./support/extproc-client.js";
@@ -160,7 +160,7 @@ describe("spoofing, sidecar (ext_proc over gRPC)", () => {
             attributes: attrs({ "response.code": num(status), "response.flags": num(r.outcome.flags) }),
           });
           await s.close();
-          const t = new HttpStream(twin, {});
+          const t = twin.createStream({});
           t.sendRequestHeaders(clean(r), true);
           // The twin's decision is a valid one (a configured cluster with a share in its plan) ...
           const plan = JSON.parse(new TextDecoder().decode(twin.shared.get(twin.vmId, "failover.plan.locality:r1/a//k1")!.value));

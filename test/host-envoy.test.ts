@@ -6,7 +6,7 @@
 import binaryen from "binaryen";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
-  HeadersStatus, HttpStream, LinkError, LogLevel, MetricType, PluginVm, SharedData,
+  HeadersStatus, LinkError, LogLevel, MetricType, PluginVm, SharedData,
   TrailersStatus, WasmResult, WasmTrapError,
 } from "../extproc/host/index.js";
 import { importFn, testModule } from "./support/wasm-modules.js";
@@ -62,7 +62,7 @@ describe("header maps", () => {
 
   it("gives on_log no request trailers (Envoy's access log carries none)", () => {
     const { vm, logs } = startVm(PROBE_WASM);
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     s.sendRequestHeaders([[":path", "/"], ["x-probe-log", "get-trailer:x-t"]], false);
     s.sendRequestTrailers([["x-t", "1"]]);
     s.sendResponseHeaders([[":status", "200"]], true);
@@ -99,7 +99,7 @@ describe("stream control", () => {
 
   it("sends a local reply from an encoder callback directly, without entering the filter again", () => {
     const { vm } = startVm(PROBE_WASM, { pluginConfig: config({ responseHeader: ["x-configured", "yes"] }) });
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     s.sendRequestHeaders([[":path", "/"], ["x-probe-encode", "reply:403=denied"]], true);
     const r = s.sendResponseHeaders([[":status", "200"]], true);
     expect(r.status).toBe(HeadersStatus.StopAllIterationAndWatermark);
@@ -114,7 +114,7 @@ describe("stream control", () => {
     expect(probe(vm, ["stop:1"]).req.status).toBe(HeadersStatus.StopAllIterationAndWatermark);
     expect(probe(vm, ["stop:9"]).req.status).toBe(HeadersStatus.StopAllIterationAndWatermark);
     const trailers = (action: string) => {
-      const s = new HttpStream(vm);
+      const s = vm.createStream();
       s.sendRequestHeaders([[":path", "/"], ["x-probe-trailers", action]], false);
       return s.sendRequestTrailers([["x-t", "1"]]);
     };

@@ -5,7 +5,7 @@
 // port, the upstream code paths). Details: test/data/ENVOY-HOST-NOTES.md §11.
 import { describe, expect, it } from "vitest";
 import {
-  ConfigurationError, HeadersStatus, HttpStream, type PluginVmOptions, SharedData, WasmPlugin, WasmTrapError,
+  ConfigurationError, HeadersStatus, type PluginVmOptions, SharedData, WasmPlugin, WasmTrapError,
 } from "../extproc/host/index.js";
 import { memoryLogger } from "../extproc/sidecar/logger.js";
 import { FilterPool } from "../extproc/sidecar/filter-pool.js";
@@ -15,7 +15,7 @@ import { PROBE_WASM, compiled, startVm } from "./support/wasm.js";
 
 /** A stream that got through its request headers (the filter let them go) and is waiting for the response. */
 function openStream(vm: Parameters<typeof probe>[0]) {
-  const s = new HttpStream(vm);
+  const s = vm.createStream();
   expect(s.sendRequestHeaders([[":path", "/open"]], true).status).toBe(HeadersStatus.Continue);
   return s;
 }

@@ -3,7 +3,7 @@
 import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigurationError, HeadersStatus, HttpStream, LinkError, LogLevel, MapType, Metrics, PluginVm,
+  ConfigurationError, HeadersStatus, LinkError, LogLevel, MapType, Metrics, PluginVm,
   SharedData, StreamStateError, WasmResult, WasmTrapError,
 } from "../extproc/host/index.js";
 import { config, probe } from "./support/probe.js";
@@ -78,7 +78,7 @@ describe("header maps", () => {
 
   it("passes non-UTF-8 header bytes through unchanged", () => {
     const { vm } = startVm(PROBE_WASM);
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     const raw = Uint8Array.of(0xff, 0xfe, 0x41);
     s.sendRequestHeaders([[":path", "/"], ["x-bin", raw], ["x-probe", "set:x-copy=ok"]], true);
     expect(s.requestHeaders.getBytes("x-bin")).toEqual(raw);
@@ -245,7 +245,7 @@ describe("traps", () => {
 describe("stream order", () => {
   it("refuses callbacks out of Envoy's order", () => {
     const { vm } = startVm(PROBE_WASM);
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     expect(() => s.sendResponseHeaders([[":status", "200"]])).toThrow(StreamStateError);
     s.sendRequestHeaders([[":path", "/"]], true);
     expect(() => s.sendRequestHeaders([[":path", "/"]])).toThrow(StreamStateError);
@@ -257,7 +257,7 @@ describe("stream order", () => {
 
   it("buffers the request body when the module asks to", () => {
     const { vm } = startVm(PROBE_WASM);
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     s.sendRequestHeaders([[":path", "/"]], false);
     s.sendRequestBody(new TextEncoder().encode("hello "), false);
     s.sendRequestBody(new TextEncoder().encode("world"), true);
@@ -269,7 +269,7 @@ describe("stream order", () => {
     // The probe's response callback adds its results to the response map; a request-map write
     // there would not be visible. We check the rule on the host directly.
     const { vm } = startVm(PROBE_WASM);
-    const s = new HttpStream(vm);
+    const s = vm.createStream();
     s.sendRequestHeaders([[":path", "/"]], true);
     s.sendResponseHeaders([[":status", "200"]], true);
     expect(s.map(MapType.HttpRequestHeaders, false)).toBeUndefined();

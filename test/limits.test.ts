@@ -5,12 +5,12 @@ import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigurationError, HeaderMap, PluginVm } from "../extproc/host/index.js";
+import { ConfigurationError, HeaderEditor, HeaderMap, PluginVm } from "../extproc/host/index.js";
 import { DocumentError } from "../extproc/policy-file.js";
 import { MAX_POLICY_BYTES, readPolicy } from "../extproc/sidecar/command.js";
 import { MAX_LOCALITIES } from "../extproc/sidecar/filter-pool.js";
 import { memoryLogger } from "../extproc/sidecar/logger.js";
-import { diffHeaders } from "../extproc/sidecar/protocol.js";
+import { headerMutation } from "../extproc/sidecar/protocol.js";
 import { DEFAULTS, type Sidecar, type SidecarOptions, startSidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, attrs, headerProto, num, str, struct } from "./support/extproc-client.js";
 import { Workers } from "./support/fuzz.js";
@@ -186,12 +186,12 @@ describe("sidecar limits", () => {
   });
 
   it("the header mutation is computed in linear time (50,000 distinct names)", () => {
-    // Regression: diffHeaders filtered every entry once per name: 20,000 names took 5.5 s.
-    const before = new HeaderMap(Array.from({ length: 50_000 }, (_, i) => [`h${i}`, "v"] as [string, string]));
-    const after = before.clone();
-    after.set("x-failover-upstream", "a");
+    // Regression: the mutation filtered every entry once per name: 20,000 names took 5.5 s.
+    const headers = new HeaderMap(Array.from({ length: 50_000 }, (_, i) => [`h${i}`, "v"] as [string, string]));
     const started = performance.now();
-    const m = diffHeaders(before, after);
+    const editor = new HeaderEditor(headers);
+    editor.set("x-failover-upstream", "a");
+    const m = headerMutation(editor.changes());
     expect(performance.now() - started).toBeLessThan(1000);
     expect(m).toEqual({ set_headers: [{ header: { key: "x-failover-upstream", raw_value: Buffer.from("a") } }], remove_headers: [] });
   });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PluginVm } from "../extproc/host/index.js";
-import { ADDED_AFTER_PIN, wasiFunctions } from "../extproc/host/wasi.js";
+import { ADDED_AFTER_PIN, wasiFunctions } from "../extproc/host/calls/wasi.js";
 import { FAILOVER_WASM, PROBE_WASM, Signature, compiled, root, signatures } from "./support/wasm.js";
 
 interface Reference {
@@ -90,7 +90,7 @@ describe.each([["failover", FAILOVER_WASM], ["probe fixture", PROBE_WASM]])("lin
 describe("link check: the host's env functions", () => {
   it("provides every env function Envoy's host registers, and no other", () => {
     const vm = new PluginVm(compiled(PROBE_WASM));
-    const env = (vm as unknown as { envFunctions(): Record<string, unknown> }).envFunctions();
+    const env = (vm as unknown as { hostFunctions(): { env: Record<string, unknown> } }).hostFunctions().env;
     expect(Object.keys(env).sort()).toEqual(Object.keys(envoy.imports.env).sort());
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HttpStream, PluginVm } from "../extproc/host/index.js";
+import { PluginVm } from "../extproc/host/index.js";
 import type { Sidecar } from "../extproc/sidecar/server.js";
 import { EnvoyLikeClient, type Headers, apply, attrs, headerProto, num, str, struct } from "./support/extproc-client.js";
 import { ServeProcess } from "./support/serve-process.js";
@@ -290,7 +290,7 @@ describe("differential: sidecar and in-process filter decide alike", () => {
     for (let i = 0; i < 60; i++) {
       const status = i >= 10 && i < 14 ? "503" : "200";
       const viaSidecar = await c.exchange(request, [[":status", status]]);
-      const s = new HttpStream(vm);
+      const s = vm.createStream();
       s.sendRequestHeaders(request, true);
       s.sendResponseHeaders([[":status", status]], true, { response: { code: Number(status) } });
       s.end();

@@ -6,7 +6,7 @@
 // a client before routing (early header mutation, ClientTrafficPolicy, AuthorizationPolicy), so
 // the list has one source: the module's code.
 
-import { HeaderMap, HttpStream, LogLevel, PluginVm, type PropertyTree } from "../host/index.js";
+import { HeaderMap, LogLevel, PluginVm, type PropertyTree } from "../host/index.js";
 import { failoverModule, policyProblems } from "./policy.js";
 import { isObject } from "./values.js";
 
@@ -19,7 +19,7 @@ export function moduleOwnedHeaders(module: WebAssembly.Module, policy: string, s
   const owned = new Set<string>();
   try {
     for (const [authority, path] of [[sample.authority, sample.path], ["no-route.invalid", "/no-route"]]) {
-      const s = new HttpStream(vm, { source: { address: "10.0.0.1:40000", port: 40000 } });
+      const s = vm.createStream({ source: { address: "10.0.0.1:40000", port: 40000 } });
       watch(s.requestHeaders, owned);
       s.sendRequestHeaders([[":method", "GET"], [":path", path], [":authority", authority], [":scheme", "http"]], true);
     }

@@ -7,12 +7,9 @@
 // - the filter config (Envoy's PluginConfig::createContext): what a *new* stream gets once the
 //   VM failed: FAIL_CLOSED an empty context that fails it (503), FAIL_OPEN no filter at all,
 //   FAIL_RELOAD a VM rebuilt from the base, at most once per jittered backoff interval (and the
-//   failed one, failing closed, while the backoff lasts). WasmPlugin models this.
+//   failed one, failing closed, while the backoff lasts). WasmPlugin (plugin.ts) models this.
 
 import { ConfigurationError } from "./errors.js";
-import { HttpStream } from "./stream.js";
-import type { PropertyTree } from "./properties.js";
-import { PluginVm, type PluginVmOptions } from "./vm.js";
 
 /** envoy.extensions.wasm.v3.FailurePolicy (Envoy ≥ 1.33), spelled as our flags spell it. */
 export type FailurePolicy = "fail-closed" | "fail-open" | "fail-reload";
@@ -58,51 +55,5 @@ export class ReloadBackoff {
     if (now - this.lastLoadMs < wait) return false;
     this.lastLoadMs = now;
     return true;
-  }
-}
-
-export interface WasmPluginOptions extends PluginVmOptions {
-  /** `reload_config.backoff.base_interval` in ms (FAIL_RELOAD only). */
-  reloadBaseIntervalMs?: number;
-  /** Monotonic milliseconds, for the reload backoff. */
-  monotonicMs?: () => number;
-  random?: () => number;
-}
-
-/** Envoy's WasmEvent counters for reloads (stats `wasm.<plugin>.vm_reload_*`). */
-export interface ReloadStats { success: number; failure: number; backoff: number }
-
-/** One HTTP Wasm filter config on one worker: its VM, and what new streams get after a trap. */
-export class WasmPlugin {
-  readonly policy: FailurePolicy;
-  readonly reloads: ReloadStats = { success: 0, failure: 0, backoff: 0 };
-  private current: PluginVm;
-  private readonly backoff: ReloadBackoff | undefined;
-
-  constructor(private readonly module: WebAssembly.Module, private readonly options: WasmPluginOptions = {}) {
-    this.policy = resolveFailurePolicy(options.failOpen, options.failurePolicy);
-    this.current = new PluginVm(module, options).start();
-    const now = options.monotonicMs ?? (() => performance.now());
-    if (this.policy === "fail-reload") this.backoff = new ReloadBackoff(options.reloadBaseIntervalMs ?? RELOAD_BASE_INTERVAL_MS, now, options.random);
-  }
-
-  get vm(): PluginVm { return this.current; }
-
-  /** PluginConfig::createContext: reload first when the policy and the backoff allow it. */
-  newStream(properties?: PropertyTree): HttpStream {
-    if (this.current.failure && this.backoff) {
-      if (!this.backoff.due()) this.reloads.backoff++;
-      else {
-        try {
-          const fresh = new PluginVm(this.module, this.options).start();
-          this.current.dispose(); // after the fresh VM holds the vm_id: shared data survives
-          this.current = fresh;
-          this.reloads.success++;
-        } catch {
-          this.reloads.failure++; // the failed VM stays; its new streams fail closed
-        }
-      }
-    }
-    return new HttpStream(this.current, properties);
   }
 }

@@ -10,24 +10,19 @@
 
 import { BufferType, DataStatus, HeadersStatus, MapType, StreamType, TrailersStatus, WasmResult } from "./abi.js";
 import { StreamStateError, WasmTrapError } from "./errors.js";
+import type { StreamAccess, StreamOwner } from "./access.js";
 import { HeaderInput, HeaderMap } from "./headers.js";
+import { type HeaderEditor, type LocalReply, MutationRecorder, type Mutations } from "./mutations.js";
 import { PropertyLeaf, PropertyTree, lookupFilterState, lookupProperty, setProperty } from "./properties.js";
-import type { PluginVm, StreamAccess } from "./vm.js";
 
-export interface LocalReply {
-  status: number;
-  details: string;
-  body: Uint8Array;
-  /** The reply's headers as they left the filter chain (the module sees them in on_response_headers). */
-  headers: HeaderMap;
-  /** gRPC status, when the module gave one (0..16). */
-  grpcStatus?: number;
-}
+export type { LocalReply } from "./mutations.js";
 
 export interface CallbackResult {
-  /** What the callback returned (HeadersStatus / DataStatus / TrailersStatus numbers). */
+  /** What the callback returned, as Envoy acts on it (HeadersStatus / DataStatus / TrailersStatus). */
   status: number;
-  /** Set when the module (or a VM failure) answered the request itself. */
+  /** What the module changed since the previous result: headers, route cache, bodies, local reply. */
+  mutations: Mutations;
+  /** Set when the module (or a VM failure) answered the request itself (as mutations.localReply). */
   localReply?: LocalReply;
   /** Set when this callback trapped. */
   failure?: WasmTrapError;
@@ -51,8 +46,8 @@ const GRPC_UNAVAILABLE = 14;
 
 type Phase = "new" | "request" | "response" | "log" | "ended";
 
+/** One HTTP stream through a VM; PluginVm.createStream makes one. */
 export class HttpStream implements StreamAccess {
-  readonly id: number;
   readonly requestHeaders = new HeaderMap();
   readonly requestTrailers = new HeaderMap();
   readonly responseHeaders = new HeaderMap();
@@ -63,13 +58,11 @@ export class HttpStream implements StreamAccess {
   readonly properties: PropertyTree;
   /** Values the module stored with proxy_set_property, by raw path (Envoy: filter state "wasm.<path>"). */
   private readonly filterState = new Map<string, Uint8Array>();
-  /** The module changed request headers: Envoy clears the route cache for ABI 0.2.x. */
+  /** The module changed request headers at some point: Envoy clears the route cache for ABI 0.2.x. */
   routeCacheCleared = false;
   localReply: LocalReply | undefined;
   /** The module asked to reset the stream (proxy_close_stream). */
   closed = false;
-  /** The module rewrote a body buffer (proxy_set_buffer_bytes) since the flag was last cleared. */
-  readonly bodyMutated = { request: false, response: false };
   /** The module resumed a paused direction with proxy_continue_stream. */
   readonly resumed = { request: false, response: false };
 
@@ -77,19 +70,17 @@ export class HttpStream implements StreamAccess {
   private readonly open = new Set<MapType>(); // maps the running callback may write
   private bufferingRequest = false;
   private bufferingResponse = false;
-  /** No filter for this stream: the VM had failed and the policy is FAIL_OPEN. */
-  private readonly bypass: boolean;
+  private readonly recorder = new MutationRecorder();
   /** The module's response headers callback let them go downstream (a later reply cannot replace them). */
   private responseHeadersSent = false;
   private pendingReply: (Omit<LocalReply, "headers" | "grpcStatus"> & { headers: [string, Uint8Array][]; grpcStatus: number }) | undefined;
 
-  constructor(readonly vm: PluginVm, properties: PropertyTree = {}) {
+  /**
+   * Only the VM makes streams (PluginVm.createStream: it also creates the module's context).
+   * `bypass`: no filter for this stream (the VM had failed and the policy is FAIL_OPEN).
+   */
+  constructor(readonly vm: StreamOwner, readonly id: number, properties: PropertyTree, private readonly bypass: boolean) {
     this.properties = properties;
-    this.id = vm.allocateContextId();
-    this.bypass = vm.failure !== undefined && vm.failurePolicy === "fail-open";
-    if (vm.failure) return; // no filter, or an empty context that fails the stream
-    vm.register(this);
-    vm.call("proxy_on_context_create", this.id, this.id, vm.rootContextId);
   }
 
   // ---- driving the stream ------------------------------------------------------------------
@@ -195,7 +186,7 @@ export class HttpStream implements StreamAccess {
 
   /** Runs one callback; applies a local reply or a trap the way Envoy does. */
   private invoke(name: string, kind: CallbackKind, ...args: number[]): CallbackResult {
-    if (this.bypass || this.localReply || this.closed) return { status: 0 /* Continue */, localReply: this.localReply };
+    if (this.bypass || this.localReply || this.closed) return this.result(0 /* Continue */);
     if (this.vm.failure) return this.checkFail(kind);
     const encoding = this.phase === "response";
     let status: number;
@@ -208,9 +199,15 @@ export class HttpStream implements StreamAccess {
     if (this.pendingReply) {
       this.deliverLocalReply(encoding);
       // Envoy forces the callback to stop once a local reply was sent.
-      return { status: convertStatus(kind, status, true), localReply: this.localReply };
+      return this.result(convertStatus(kind, status, true));
     }
-    return { status: convertStatus(kind, status, false) };
+    return this.result(convertStatus(kind, status, false));
+  }
+
+  /** A callback's result: its status and what the module changed since the previous result. */
+  private result(status: number): CallbackResult {
+    const localReply = this.localReply;
+    return { status, mutations: this.recorder.take(localReply), localReply };
   }
 
   /**
@@ -219,12 +216,12 @@ export class HttpStream implements StreamAccess {
    * closed result.
    */
   private checkFail(kind: CallbackKind): CallbackResult {
-    if (this.vm.failOpen) return { status: 0 /* Continue */ };
+    if (this.vm.failOpen) return { status: 0 /* Continue */, mutations: this.recorder.take() };
     if (!this.localReply) {
       const headers = new HeaderMap([[":status", "503"], ["content-type", "text/plain"]]);
       this.localReply = { status: 503, details: "wasm_fail_stream", body: new Uint8Array(0), headers, grpcStatus: GRPC_UNAVAILABLE };
     }
-    return { status: convertStatus(kind, 0, true), localReply: this.localReply };
+    return this.result(convertStatus(kind, 0, true));
   }
 
   /**
@@ -285,6 +282,13 @@ export class HttpStream implements StreamAccess {
     return this.open.has(type) ? m : undefined;
   }
 
+  edit(type: MapType): HeaderEditor | undefined {
+    const m = this.map(type, true);
+    if (!m) return undefined;
+    if (type === MapType.HttpRequestHeaders) this.routeCacheCleared = true;
+    return this.recorder.editor(type, m);
+  }
+
   get inLogPhase(): boolean { return this.phase === "log"; }
 
   private mapOf(type: MapType): HeaderMap | undefined {
@@ -307,13 +311,9 @@ export class HttpStream implements StreamAccess {
     if (start === 0) next = concat(data, cur.subarray(Math.min(length, cur.length)));
     else if (start >= cur.length) next = concat(cur, data);
     else return WasmResult.BadArgument;
-    if (type === BufferType.HttpRequestBody) {
-      this.requestBody = next;
-      this.bodyMutated.request = true;
-    } else {
-      this.responseBody = next;
-      this.bodyMutated.response = true;
-    }
+    if (type === BufferType.HttpRequestBody) this.requestBody = next;
+    else this.responseBody = next;
+    this.recorder.body(type, next);
     return WasmResult.Ok;
   }
 
@@ -349,10 +349,6 @@ export class HttpStream implements StreamAccess {
   closeStream(_type: StreamType): WasmResult {
     this.closed = true;
     return WasmResult.Ok;
-  }
-
-  headersModified(type: MapType): void {
-    if (type === MapType.HttpRequestHeaders) this.routeCacheCleared = true;
   }
 }
 

@@ -11,11 +11,13 @@
 // while its upstream request is in flight; a stream open longer than streamTimeoutMs is ended too.
 
 import type * as grpc from "@grpc/grpc-js";
-import { HeaderMap, HttpStream, StreamStateError, type CallbackResult, type PropertyTree } from "../host/index.js";
+import {
+  BufferType, type CallbackResult, type HeaderMap, type HttpStream, MapType, type PropertyTree, StreamStateError,
+} from "../host/index.js";
 import type { FilterPool } from "./filter-pool.js";
 import type { Logger } from "./logger.js";
 import {
-  attributesToProperties, diffHeaders, fromStruct, headerBytes, isEmptyMutation, nodeLocality, toHeaderMap,
+  attributesToProperties, fromStruct, headerBytes, headerMutation, headerSets, isEmptyMutation, nodeLocality, toHeaderMap,
   type ProcessingRequest, type ProcessingResponse,
 } from "./protocol.js";
 import type { SidecarMetrics } from "./prometheus.js";
@@ -123,10 +125,10 @@ export class StreamProcessor {
         const started = process.hrtime.bigint();
         const vm = this.pool.vmFor(nodeLocality(this.properties));
         identifyEnvoy(this.properties, this.call.getPeer());
-        this.stream = new HttpStream(vm, this.properties);
+        this.stream = vm.createStream(this.properties);
         const r = this.stream.sendRequestHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.request_headers?.end_of_stream ?? false);
         this.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        return this.headersAnswer("request_headers", r, headers, this.stream.requestHeaders);
+        return this.headersAnswer("request_headers", r, MapType.HttpRequestHeaders);
       }
       case "response_headers": {
         const s = this.started("response_headers");
@@ -136,7 +138,7 @@ export class StreamProcessor {
         if (response.code === undefined && Number.isInteger(status)) response.code = status;
         this.responseSeen = true;
         const r = s.sendResponseHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.response_headers?.end_of_stream ?? false);
-        return this.headersAnswer("response_headers", r, headers, s.responseHeaders);
+        return this.headersAnswer("response_headers", r, MapType.HttpResponseHeaders);
       }
       case "request_body":
       case "response_body": {
@@ -148,48 +150,45 @@ export class StreamProcessor {
         const r = request ? s.sendRequestBody(chunk, eos) : s.sendResponseBody(chunk, eos);
         if (r.localReply) return this.immediate(r);
         const common: Record<string, unknown> = {};
-        const side = request ? "request" : "response";
-        if (s.bodyMutated[side]) {
-          common.body_mutation = { body: Buffer.from(request ? s.requestBody : s.responseBody) };
-          s.bodyMutated[side] = false;
-        }
+        const rewritten = r.mutations.bodies.get(request ? BufferType.HttpRequestBody : BufferType.HttpResponseBody);
+        if (rewritten) common.body_mutation = { body: Buffer.from(rewritten) };
         return { [m.request]: { response: common } };
       }
       case "request_trailers":
       case "response_trailers": {
         const s = this.started(m.request);
         const trailers = this.checkedHeaders(m[m.request]?.trailers);
-        const r = m.request === "request_trailers"
+        const request = m.request === "request_trailers";
+        const r = request
           ? s.sendRequestTrailers(trailers.entries.map((e) => [e.name, e.value] as const))
           : s.sendResponseTrailers(trailers.entries.map((e) => [e.name, e.value] as const));
         if (r.localReply) return this.immediate(r);
-        const after = m.request === "request_trailers" ? s.requestTrailers : s.responseTrailers;
-        return { [m.request]: { header_mutation: diffHeaders(trailers, after) } };
+        const changes = r.mutations.headers.get(request ? MapType.HttpRequestTrailers : MapType.HttpResponseTrailers);
+        return { [m.request]: { header_mutation: headerMutation(changes ?? []) } };
       }
       default:
         throw new ProtocolError(`unknown ext_proc message (no request_headers, response_headers, body or trailers set)`);
     }
   }
 
-  private headersAnswer(kind: "request_headers" | "response_headers", r: CallbackResult, before: HeaderMap, after: HeaderMap): ProcessingResponse {
+  /** The answer to a headers message, from what the filter's callback changed (its mutations). */
+  private headersAnswer(kind: "request_headers" | "response_headers", r: CallbackResult, type: MapType): ProcessingResponse {
     if (r.failure) this.metrics.errors.inc({ kind: "filter_trap" });
     if (r.localReply) return this.immediate(r);
-    const mutation = diffHeaders(before, after);
+    const mutation = headerMutation(r.mutations.headers.get(type) ?? []);
     const response: Record<string, unknown> = {};
     if (!isEmptyMutation(mutation)) response.header_mutation = mutation;
     // The route reads the routing header: Envoy must pick the route again after we changed it.
-    if (kind === "request_headers" && this.stream!.routeCacheCleared && !isEmptyMutation(mutation)) response.clear_route_cache = true;
+    if (kind === "request_headers" && r.mutations.routeCacheCleared && !isEmptyMutation(mutation)) response.clear_route_cache = true;
     return { [kind]: { response } };
   }
 
   private immediate(r: CallbackResult): ProcessingResponse {
     const reply = r.localReply!;
     this.metrics.localReplies.inc();
-    const headers = reply.headers.clone();
-    headers.remove(":status");
     const answer: Record<string, unknown> = {
       status: { code: reply.status },
-      headers: diffHeaders(new HeaderMap(), headers),
+      headers: headerSets(reply.headers, ":status"),
       body: Buffer.from(reply.body),
       details: reply.details,
     };

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { HeaderMap, type PropertyTree } from "../host/index.js";
+import { type HeaderChange, HeaderMap, type PropertyTree } from "../host/index.js";
 
 const require = createRequire(import.meta.url);
 const deps = join(dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
@@ -90,26 +90,18 @@ export function headerBytes(proto: ProtoHeaderMap | undefined): number {
 }
 
 /**
- * The mutation that turns `before` into `after`: removed names, and for each changed name its
- * values in order (the first overwrites, the rest append). Envoy reads raw_value only, so that is
- * the field we fill.
+ * The HeaderMutation for the changes the host recorded: a removed name goes to remove_headers, a
+ * changed name's values in order to set_headers (the first overwrites, the rest append). Envoy
+ * reads raw_value only, so that is the field we fill.
  */
-export function diffHeaders(before: HeaderMap, after: HeaderMap): HeaderMutation {
+export function headerMutation(changes: readonly HeaderChange[]): HeaderMutation {
   const mutation: HeaderMutation = { set_headers: [], remove_headers: [] };
-  // Values grouped by name in one pass each: filtering the entries once per name was quadratic,
-  // and a request with tens of thousands of distinct header names held the event loop for seconds.
-  const beforeByName = byName(before);
-  const afterByName = byName(after);
-  const names = new Set<string>([...beforeByName.keys(), ...afterByName.keys()]);
-  for (const name of names) {
-    const was = beforeByName.get(name) ?? [];
-    const now = afterByName.get(name) ?? [];
-    if (was.length === now.length && was.every((v, i) => Buffer.compare(v, now[i]) === 0)) continue;
-    if (now.length === 0) {
+  for (const { name, values } of changes) {
+    if (values.length === 0) {
       mutation.remove_headers.push(name);
       continue;
     }
-    now.forEach((v, i) => {
+    values.forEach((v, i) => {
       const option: HeaderValueOption = { header: { key: name, raw_value: Buffer.from(v) } };
       if (i > 0) option.append = { value: true };
       mutation.set_headers.push(option);
@@ -118,14 +110,18 @@ export function diffHeaders(before: HeaderMap, after: HeaderMap): HeaderMutation
   return mutation;
 }
 
-function byName(map: HeaderMap): Map<string, Uint8Array[]> {
-  const out = new Map<string, Uint8Array[]>();
+/** Every header of `map` but `skip`, as set_headers (an immediate response's headers). */
+export function headerSets(map: HeaderMap, skip: string): HeaderMutation {
+  // Values grouped by name in one pass: filtering the entries once per name was quadratic, and a
+  // request with tens of thousands of distinct header names held the event loop for seconds.
+  const byName = new Map<string, Uint8Array[]>();
   for (const e of map.entries) {
-    const list = out.get(e.name);
+    if (e.name === skip) continue;
+    const list = byName.get(e.name);
     if (list) list.push(e.value);
-    else out.set(e.name, [e.value]);
+    else byName.set(e.name, [e.value]);
   }
-  return out;
+  return headerMutation([...byName].map(([name, values]) => ({ name, values })));
 }
 
 export const isEmptyMutation = (m: HeaderMutation) => m.set_headers.length === 0 && m.remove_headers.length === 0;

@@ -124,7 +124,7 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
   const admit = (i: number): RequestRecord => {
     const r = c.requests[i % c.requests.length];
     const client = i % clients;
-    const stream = new HttpStream(vm, {
+    const stream = vm.createStream({
       source: { address: `10.1.${client >> 8}.${client & 255}:${40000 + client}`, port: 40000 + client },
     });
     const reply = stream.sendRequestHeaders([

@@ -65,7 +65,7 @@ export class Failover {
 
   /** Sends request headers; returns the stream (request headers as the module left them). */
   request(authority: string, extra: [string, string][] = [], path = "/", properties: PropertyTree = {}): HttpStream {
-    const s = new HttpStream(this.vm, properties);
+    const s = this.vm.createStream(properties);
     const r = s.sendRequestHeaders([[":method", "GET"], [":path", path], [":authority", authority], [":scheme", "https"], ...extra], true);
     if (r.failure) throw r.failure;
     return s;

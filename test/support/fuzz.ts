@@ -357,7 +357,7 @@ export class Workers {
 
   /** Request headers through a worker; the decision, with the plan it was made from. */
   request(worker: number, headers: HeaderList, source = "10.0.0.1:4000"): Decision {
-    const stream = new HttpStream(this.vms[worker], { source: { address: source } });
+    const stream = this.vms[worker].createStream({ source: { address: source } });
     const r = stream.sendRequestHeaders(headers, true);
     if (r.failure) throw r.failure;
     return { worker, stream, plan: this.plan(worker) };

@@ -1,11 +1,11 @@
 // Test support: one request through the probe fixture (assembly/fixtures/probe.ts), whose
 // `x-probe` request headers name the actions to run and whose results come back as
 // `x-probe-result` response headers.
-import { HttpStream, PluginVm } from "../../extproc/host/index.js";
+import { PluginVm } from "../../extproc/host/index.js";
 
 /** Runs one request through the probe with the given actions; returns the stream and results. */
 export function probe(vm: PluginVm, actions: string[], extraHeaders: [string, string][] = [], properties = {}) {
-  const s = new HttpStream(vm, properties);
+  const s = vm.createStream(properties);
   const request: [string, string][] = [
     [":method", "GET"], [":path", "/"], [":authority", "example.com"], [":scheme", "http"],
     ...extraHeaders, ...actions.map((a) => ["x-probe", a] as [string, string]),

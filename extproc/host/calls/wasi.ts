@@ -7,7 +7,7 @@
 // that imports them would not link in an Envoy that pins beb8a4ece (ADDED_AFTER_PIN says why).
 // See test/data/ENVOY-HOST-NOTES.md §12.
 
-import { LogLevel } from "./abi.js";
+import { LogLevel } from "../abi.js";
 
 /** What the WASI calls need of the VM: guest memory, the log and the clocks. */
 export interface GuestAccess {

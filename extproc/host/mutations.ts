@@ -1,0 +1,144 @@
+// What the module changed, as a value a caller can act on: the sidecar turns it into the ext_proc
+// answer, a test asserts on it. Writes go through a HeaderEditor, which keeps, for each name the
+// module touches, that name's values before the first write (only those names: no copy of the
+// map); at the end of a callback the names whose values differ are the changes. Nothing is
+// allocated for a callback that writes nothing.
+
+import { BufferType, MapType } from "./abi.js";
+import type { HeaderMap, HeaderValue } from "./headers.js";
+
+/** A reply the module (or a VM failure) sent instead of letting the request go upstream. */
+export interface LocalReply {
+  status: number;
+  details: string;
+  body: Uint8Array;
+  /** The reply's headers as they left the filter chain (the module sees them in on_response_headers). */
+  headers: HeaderMap;
+  /** gRPC status, when the module gave one (0..16). */
+  grpcStatus?: number;
+}
+
+/** One header name the module changed: its values now, in order (none: the name was removed). */
+export interface HeaderChange {
+  readonly name: string;
+  readonly values: readonly Uint8Array[];
+}
+
+/** The changes of one callback (or of one stream since its previous callback result). */
+export interface Mutations {
+  /** Changed names per header map; maps without changes are absent. */
+  readonly headers: ReadonlyMap<MapType, readonly HeaderChange[]>;
+  /**
+   * The module wrote request headers (even without a net change): Envoy clears the route cache
+   * then for ABI 0.2.x modules (see test/data/ENVOY-HOST-NOTES.md).
+   */
+  readonly routeCacheCleared: boolean;
+  /** Body buffers the module rewrote (proxy_set_buffer_bytes), with their content now. */
+  readonly bodies: ReadonlyMap<BufferType, Uint8Array>;
+  /** The module (or a VM failure) answered the request itself. */
+  readonly localReply?: LocalReply;
+}
+
+const EMPTY_HEADERS: ReadonlyMap<MapType, readonly HeaderChange[]> = new Map();
+const EMPTY_BODIES: ReadonlyMap<BufferType, Uint8Array> = new Map();
+export const NO_MUTATIONS: Mutations = Object.freeze({ headers: EMPTY_HEADERS, routeCacheCleared: false, bodies: EMPTY_BODIES });
+
+/** Writes to one header map that remember what each touched name held before. */
+export class HeaderEditor {
+  private readonly before = new Map<string, Uint8Array[]>();
+
+  constructor(readonly map: HeaderMap) {}
+
+  set(name: string, value: HeaderValue): void {
+    this.keep(name);
+    this.map.set(name, value);
+  }
+
+  add(name: string, value: HeaderValue): void {
+    this.keep(name);
+    this.map.add(name, value);
+  }
+
+  remove(name: string): void {
+    this.keep(name);
+    this.map.remove(name);
+  }
+
+  /** proxy_set_header_map_pairs: every name before and after is touched. */
+  replaceAll(pairs: Iterable<readonly [string, HeaderValue]>): void {
+    for (const [name, values] of valuesByName(this.map, undefined)) if (!this.before.has(name)) this.before.set(name, values);
+    this.map.clear();
+    for (const [name, value] of pairs) this.add(name, value);
+  }
+
+  get touched(): boolean { return this.before.size > 0; }
+
+  /**
+   * The names whose values differ from before, those present now in the map's order, then the
+   * removed ones. One pass over the map.
+   */
+  changes(): HeaderChange[] {
+    const now = valuesByName(this.map, this.before);
+    const out: HeaderChange[] = [];
+    for (const [name, values] of now) if (!sameValues(this.before.get(name)!, values)) out.push({ name, values });
+    for (const [name, was] of this.before) if (!now.has(name) && was.length > 0) out.push({ name, values: [] });
+    return out;
+  }
+
+  private keep(name: string): void {
+    const key = name.toLowerCase();
+    if (this.before.has(key)) return;
+    const values: Uint8Array[] = [];
+    for (const e of this.map.entries) if (e.name === key) values.push(e.value);
+    this.before.set(key, values);
+  }
+}
+
+/** Values grouped by name in map order, for every name or only those in `only`. */
+function valuesByName(map: HeaderMap, only: ReadonlyMap<string, unknown> | undefined): Map<string, Uint8Array[]> {
+  const out = new Map<string, Uint8Array[]>();
+  for (const e of map.entries) {
+    if (only && !only.has(e.name)) continue;
+    const list = out.get(e.name);
+    if (list) list.push(e.value);
+    else out.set(e.name, [e.value]);
+  }
+  return out;
+}
+
+function sameValues(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i] || Buffer.compare(v, b[i]) === 0);
+}
+
+/** Collects a stream's changes until the next callback result takes them. */
+export class MutationRecorder {
+  private editors: Map<MapType, HeaderEditor> | undefined;
+  private bodies: Map<BufferType, Uint8Array> | undefined;
+  private routeCache = false;
+
+  editor(type: MapType, map: HeaderMap): HeaderEditor {
+    if (type === MapType.HttpRequestHeaders) this.routeCache = true;
+    let e = this.editors?.get(type);
+    if (!e) (this.editors ??= new Map()).set(type, (e = new HeaderEditor(map)));
+    return e;
+  }
+
+  body(type: BufferType, content: Uint8Array): void {
+    (this.bodies ??= new Map()).set(type, content);
+  }
+
+  /** The changes so far, as a value; the recorder starts over. */
+  take(localReply?: LocalReply): Mutations {
+    if (!this.editors && !this.bodies && !this.routeCache && !localReply) return NO_MUTATIONS;
+    const headers = new Map<MapType, readonly HeaderChange[]>();
+    for (const [type, e] of this.editors ?? []) {
+      const changes = e.changes();
+      if (changes.length) headers.set(type, changes);
+    }
+    const out: Mutations = { headers, routeCacheCleared: this.routeCache, bodies: this.bodies ?? EMPTY_BODIES, localReply };
+    this.editors = undefined;
+    this.bodies = undefined;
+    this.routeCache = false;
+    return out;
+  }
+}
