@@ -8,7 +8,7 @@ import { formatPlan, planJson, runPlan } from "./plan.js";
 import { DocumentError, display } from "./policy-file.js";
 import { Scenario, isBarePolicy, loadScenario, policyPlanCase } from "./scenario.js";
 import { SERVE_HELP, ServeUsageError, serveCommand } from "./sidecar/command.js";
-import { validateEnvoyCommand } from "./envoy-config/command.js";
+import { validateEnvoyCommand } from "./envoy-config/validate/command.js";
 import { formatSimulation, simulate, simulateJson } from "./simulate/index.js";
 import { formatStatus, fetchStatus } from "./status.js";
 import { validatePolicy } from "./validate-policy.js";

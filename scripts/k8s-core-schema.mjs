@@ -1,5 +1,5 @@
 // The core Kubernetes kinds (Deployment, Service, ConfigMap, ...) as one file of FieldSchemas
-// (see extproc/envoy-config/k8s-schema.ts), read from the models of @kubernetes/client-node, the
+// (see extproc/envoy-config/validate/k8s-schema.ts), read from the models of @kubernetes/client-node, the
 // official client, which are generated from Kubernetes' own OpenAPI document (client 1.4.0's are
 // Kubernetes 1.34's): each model's attributeTypeMap names every field and its type. The models
 // carry no `required` lists and no enums: the enums of the fields below are added from

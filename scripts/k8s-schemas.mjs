@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes the FieldSchemas the validator ships (extproc/envoy-config/k8s-schemas/), for a project's CRDs:
+// Writes the FieldSchemas the validator ships (extproc/envoy-config/validate/k8s-schemas/), for a project's CRDs:
 //   node scripts/k8s-schemas.mjs OUT.json "where the CRDs are from (repo path @ commit)" CRD.yaml...
 // or for the core kinds, from @kubernetes/client-node's models (see k8s-core-schema.mjs):
 //   node scripts/k8s-schemas.mjs OUT.json --core
@@ -25,7 +25,7 @@ if (source === "--core") {
   process.stderr.write(`${out}: ${kinds.length} kinds, ${defs.length} definitions\n`);
   process.exit(0);
 }
-const { fieldSchema } = await import("../dist/envoy-config/k8s-schema.js");
+const { fieldSchema } = await import("../dist/envoy-config/validate/k8s-schema.js");
 const kinds = [];
 for (const file of files) {
   for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {

@@ -14,7 +14,7 @@ buildFirst();
 const VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
 
 describe("help and version", () => {
-  // validate-envoy answers --help with its own code (extproc/envoy-config/command.ts).
+  // validate-envoy answers --help with its own code (extproc/envoy-config/validate/command.ts).
   for (const command of ["serve", "plan", "simulate", "validate", "status", "image"]) {
     for (const flag of ["--help", "-h"]) {
       it(`${command} ${flag} prints its own usage and exits 0`, () => {

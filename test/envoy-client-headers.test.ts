@@ -9,8 +9,8 @@
 // (RBAC before a STATS WasmPlugin), pilot/pkg/security/authz/matcher/header.go@86c9f01f ("*" is a
 // presence match); Envoy Gateway internal/xds/translator/listener.go@d32f2829 buildEarlyHeaderMutation.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type ClientRequest, type NoFilterOutcome, bootstrapWithoutFilters, gatewayWithoutFilters, istioWithoutFilters } from "../extproc/envoy-config/client-headers.js";
-import { ownedHeaders } from "../extproc/envoy-config/generate.js";
+import { type ClientRequest, type NoFilterOutcome, bootstrapWithoutFilters, gatewayWithoutFilters, istioWithoutFilters } from "../extproc/envoy-config/validate/client-headers.js";
+import { ownedHeaders } from "../extproc/envoy-config/generate/index.js";
 import { type Doc, errors, hcm, load, validateChanged, warnings } from "./support/envoy-config.js";
 
 let owned: string[];

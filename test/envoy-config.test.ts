@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { envoyFiles, staleEnvoyFiles } from "../extproc/envoy-config/generate.js";
-import { validateFile } from "../extproc/envoy-config/validate.js";
+import { envoyFiles, staleEnvoyFiles } from "../extproc/envoy-config/generate/index.js";
+import { validateFile } from "../extproc/envoy-config/validate/index.js";
 import { HCM_PATH, envoyDirFiles, errors, hcm, load, validateChanged, warnings } from "./support/envoy-config.js";
 import { root } from "./support/wasm.js";
 

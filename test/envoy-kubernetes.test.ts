@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { KnownKinds } from "../extproc/envoy-config/k8s-knowledge.js";
-import { validateText } from "../extproc/envoy-config/validate.js";
+import { KnownKinds } from "../extproc/envoy-config/validate/k8s-knowledge.js";
+import { validateText } from "../extproc/envoy-config/validate/index.js";
 import { type Doc, errors, validateChanged, warnings } from "./support/envoy-config.js";
 import { root } from "./support/wasm.js";
 

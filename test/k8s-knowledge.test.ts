@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as models from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
-import { CORE, KnownKinds, SHIPPED } from "../extproc/envoy-config/k8s-knowledge.js";
-import type { FieldSchema } from "../extproc/envoy-config/k8s-schema.js";
+import { CORE, KnownKinds, SHIPPED } from "../extproc/envoy-config/validate/k8s-knowledge.js";
+import type { FieldSchema } from "../extproc/envoy-config/validate/k8s-schema.js";
 import { crdVersions, differences } from "./support/k8s-crds.js";
 import { root } from "./support/wasm.js";
 

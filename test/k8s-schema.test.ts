@@ -1,8 +1,8 @@
 // The schema check on its own: how a FieldSchema reads a CRD's schema and how ajv's findings are
 // reported (the resources' tests show it on the kinds the project ships).
 import { describe, expect, it } from "vitest";
-import { Issues, describeIssue } from "../extproc/envoy-config/issues.js";
-import { type FieldSchema, SchemaChecker, fieldSchema } from "../extproc/envoy-config/k8s-schema.js";
+import { Issues, describeIssue } from "../extproc/envoy-config/validate/issues.js";
+import { type FieldSchema, SchemaChecker, fieldSchema } from "../extproc/envoy-config/validate/k8s-schema.js";
 
 function check(schema: FieldSchema, value: unknown): string[] {
   const issues = new Issues();

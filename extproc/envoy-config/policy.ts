@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import { ConfigurationError, LogLevel, PluginVm, type PropertyTree, loadModule } from "../host/index.js";
-import { isObject } from "./values.js";
+import { isObject } from "./validate/values.js";
 
 /** The build output the filter configs point at (`failover.wasm`). */
 export const FAILOVER_WASM = fileURLToPath(new URL("../../build/failover.wasm", import.meta.url));

@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { type FileReport, type ValidateOptions, validateText } from "../../extproc/envoy-config/validate.js";
+import { type FileReport, type ValidateOptions, validateText } from "../../extproc/envoy-config/validate/index.js";
 import { root } from "./wasm.js";
 
 /** A parsed document, loosely typed so tests can reach into it. */

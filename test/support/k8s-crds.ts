@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { RE2JS } from "re2js";
 import { parseAllDocuments } from "yaml";
-import type { FieldSchema } from "../../extproc/envoy-config/k8s-schema.js";
+import type { FieldSchema } from "../../extproc/envoy-config/validate/k8s-schema.js";
 import { root } from "./wasm.js";
 
 /** shared/crds beside the repository (CI: ../shared; a helper's work tree: further up). */

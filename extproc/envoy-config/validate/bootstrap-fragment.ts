@@ -5,7 +5,7 @@
 import { parseDocuments } from "./source.js";
 import { Decoder } from "./decode.js";
 import { Issues } from "./issues.js";
-import { envoyTypes } from "./protos.js";
+import { envoyTypes } from "../protos.js";
 import { type Resource, arr, obj, str } from "./resource.js";
 import type { Path } from "./source.js";
 import { isObject } from "./values.js";

@@ -13,7 +13,7 @@ import type { Issues } from "./issues.js";
 import { checkMessageRules } from "./rules.js";
 import type { Path } from "./source.js";
 import { durationSeconds, isNear, isObject, jsonName, kind } from "./values.js";
-import { CURRENT_ENVOY, type NewerField, atLeast, newerField } from "./versions.js";
+import { CURRENT_ENVOY, type NewerField, atLeast, newerField } from "../versions.js";
 
 type Canonical = Record<string, unknown>;
 

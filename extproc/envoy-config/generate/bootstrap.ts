@@ -14,11 +14,11 @@
 // can never name the cluster nor set a header the filter owns: each is removed before routing
 // (early header mutation) and only the filter sets them again.
 
-import { SIDECAR_POLICY_KEY } from "./bootstrap.js";
-import { MODULE_FILE_NAME } from "./policy.js";
+import { SIDECAR_POLICY_KEY } from "../conventions.js";
+import { MODULE_FILE_NAME } from "../policy.js";
 import { type Outlier, ROUTING_HEADER, type Role, type Upstream, aggregateName, policyFor, retryConcurrency } from "./topology.js";
-import { atLeast, feature } from "./versions.js";
-import { STATS_TAGS } from "../sidecar/stats-tags.js";
+import { atLeast, feature } from "../versions.js";
+import { STATS_TAGS } from "../../sidecar/stats-tags.js";
 
 export type Form = "wasm" | "extproc" | "hybrid";
 export const FORMS: readonly Form[] = ["wasm", "extproc", "hybrid"];

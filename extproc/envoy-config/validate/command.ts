@@ -1,12 +1,12 @@
-// `failover validate-envoy [options] FILE...`: validates each file (see validate.ts; `-` is
+// `failover validate-envoy [options] FILE...`: validates each file (see index.ts; `-` is
 // standard input) and prints one line per finding, `file:line:column: severity: [resource: ]path:
 // message`, then a summary; or, with `-o json`, one JSON report. Exit code 0 when no file has an
 // error (warnings are reported but pass), 1 otherwise, 2 for a usage error.
 
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { type FileReport, type Finding, type ValidateOptions, validateFile, validateText } from "./validate.js";
-import { CURRENT_ENVOY, parseVersion } from "./versions.js";
+import { type FileReport, type Finding, type ValidateOptions, validateFile, validateText } from "./index.js";
+import { CURRENT_ENVOY, parseVersion } from "../versions.js";
 
 export const VALIDATE_ENVOY_USAGE = `usage: failover validate-envoy [options] FILE...
 

@@ -9,7 +9,7 @@ import type { Issues } from "./issues.js";
 import { type Resource, arr, obj } from "./resource.js";
 import type { Path } from "./source.js";
 import { isObject } from "./values.js";
-import { atLeast, feature } from "./versions.js";
+import { atLeast, feature } from "../versions.js";
 
 type Obj = Record<string, unknown>;
 

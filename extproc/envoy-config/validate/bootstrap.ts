@@ -10,7 +10,8 @@ import { basename } from "node:path";
 import { TYPE_URL_PREFIX } from "./decode.js";
 import { checkExtProcFilter } from "./extproc-filter.js";
 import type { Issues } from "./issues.js";
-import { DEFAULT_ROUTING_HEADER, MODULE_FILE_NAME, policyNames } from "./policy.js";
+import { SIDECAR_POLICY_KEY } from "../conventions.js";
+import { DEFAULT_ROUTING_HEADER, MODULE_FILE_NAME, policyNames } from "../policy.js";
 import { type Path, formatPath } from "./source.js";
 import { isObject } from "./values.js";
 
@@ -25,8 +26,6 @@ const STRING_VALUE = "google.protobuf.StringValue";
 const STRUCT = "google.protobuf.Struct";
 const V8 = "envoy.wasm.runtime.v8";
 const OTHER_RUNTIMES = ["envoy.wasm.runtime.wamr", "envoy.wasm.runtime.wasmtime", "envoy.wasm.runtime.wavm", "envoy.wasm.runtime.null"];
-/** Node metadata naming the policy file the sidecar serves, relative to the bootstrap. */
-export const SIDECAR_POLICY_KEY = "FAILOVER_POLICY_FILE";
 
 type Obj = Record<string, unknown>;
 

@@ -7,7 +7,7 @@
 // Struct (xds.node.metadata.CLUSTER_ID) may name any key, and is not followed further.
 
 import protobuf from "protobufjs";
-import { messageType } from "./protos.js";
+import { messageType } from "../protos.js";
 
 type AttributeType = "scalar" | "map" | { message: string };
 
