@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../extproc/scenario.js";
 import { SimulationReport, formatSimulation, simulate, simulateJson } from "../extproc/simulate/index.js";
+import { runSimulation } from "../extproc/simulate/run.js";
 import type { TimelineRow } from "../extproc/simulate/report.js";
 import { root } from "./support/wasm.js";
 
@@ -131,6 +132,26 @@ describe("seed 003: the ingress gateway, with Envoy ejecting zone 1's failing en
     expect(ramp).toBeLessThan(80);
     expect(none.flapping).toBe(false);
     expect(share(rows(r, 110, 150), "user-zone1")).toBe(100);
+  });
+
+  it("reports each attempt's endpoint as upstream.address (ip:port); Envoy's ejected endpoints stop appearing", async () => {
+    const c = loadScenario(join(root, "scenarios", "003-ingress-zones.yaml")).simulate[0];
+    const { records } = await runSimulation(c, { seed: 1 });
+    const zone1 = (from: number, to: number) => records.filter((r) => r.first === "user-zone1" && r.arrivalMs >= from && r.arrivalMs < to);
+    expect(zone1(0, 10_000).every((r) => /^10\.128\.0\.\d{1,2}:8080$/.test(r.address ?? ""))).toBe(true);
+    expect(new Set(zone1(0, 10_000).map((r) => r.address)).size).toBe(14);
+    // 4 of 14 fail from 10 s: each answers 503 three times (consecutiveGatewayFailure 3), then is ejected.
+    const failed = zone1(10_000, 30_000).filter((r) => r.code === 503);
+    const perEndpoint = new Map<string, number>();
+    for (const r of failed) perEndpoint.set(r.address!, (perEndpoint.get(r.address!) ?? 0) + 1);
+    expect([...perEndpoint.values()]).toEqual([3, 3, 3, 3]);
+    const later = new Set(zone1(12_000, 30_000).map((r) => r.address));
+    expect(later.size).toBe(10);
+    for (const a of perEndpoint.keys()) expect(later.has(a)).toBe(false);
+    // With every endpoint ejected Envoy finds no host: no address, "no healthy upstream".
+    const none = zone1(50_000, 51_000).filter((r) => r.address === undefined);
+    expect(none.length).toBeGreaterThan(0);
+    expect(none.every((r) => r.code === 503 && r.flags === 0x2)).toBe(true);
   });
 
   it("5/14 healthy: Envoy serves the zone from its 5 endpoints, but the split does not reach 50/50 (needs the filter's endpoint table)", async () => {
