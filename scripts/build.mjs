@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Builds whatever is older than its sources: the filter (assemblyscript, release + debug), the
-// test/bench fixture module, and the TypeScript of the sidecar/CLI (tsc into dist/).
+// test/bench fixture module, the host's ABI enums (generated from the filter's, abi-gen.mjs), and
+// the TypeScript of the sidecar/CLI (tsc into dist/).
 // `npm test`, `npm start` and the `failover` command call this first; on a fresh clone it also
 // installs the locked dependencies (npm ci), so nothing else is needed. --force rebuilds all.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateAbi } from "./abi-gen.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const at = (...p) => join(root, ...p);
@@ -73,6 +75,8 @@ function install(log) {
 export async function build({ force = false, log = (s) => process.stderr.write(s + "\n") } = {}) {
   process.chdir(root);
   install(log);
+  // The host's ABI numbers come from the filter's (one source); before anything reads extproc/.
+  if (generateAbi(at)) log("generated extproc/host/abi.ts from assembly/abi/types.ts");
   for (const m of modules) {
     if (force || stale(at(m.out), wasmSources)) {
       log(`building ${m.out}`);

@@ -1,5 +1,6 @@
-// The proxy-wasm host: runs a compiled proxy-wasm module the way Envoy does. The sidecar runs
-// the failover filter on it; the CLI's plan/simulate and every test do too.
+// The proxy-wasm host's public API, published as `envoy-failover/host` (package.json "exports";
+// README.md in this folder): runs any compiled proxy-wasm module the way Envoy does. The sidecar
+// runs the failover filter on it; the CLI's plan/simulate and every test do too.
 export * from "./abi.js";
 export * from "./errors.js";
 export { HeaderMap } from "./headers.js";
@@ -12,7 +13,7 @@ export { HttpStream } from "./stream.js";
 export type { CallbackResult, LocalReply } from "./stream.js";
 export { PluginVm, defaultLogger, loadModule } from "./vm.js";
 export type { Logger, PluginVmOptions } from "./vm.js";
-export { HeaderEditor, NO_MUTATIONS } from "./mutations.js";
+export { NO_MUTATIONS } from "./mutations.js";
 export type { HeaderChange, Mutations } from "./mutations.js";
 export { FAILURE_POLICIES, RELOAD_BASE_INTERVAL_MS, ReloadBackoff, resolveFailurePolicy } from "./failure-policy.js";
 export type { FailurePolicy } from "./failure-policy.js";
