@@ -236,30 +236,26 @@ function encodePath(path: Array<string>): usize {
   return at - base;
 }
 
-/** The raw serialized value of a property, or null when the host has none. */
-export function getProperty(path: Array<string>): ArrayBuffer | null {
+/** Asks the host for a property into (RET_PTR, RET_SIZE); any answer but Ok means no value. */
+function fetchProperty(path: Array<string>): bool {
   const len = encodePath(path);
   clearRet();
-  const r = raw.proxy_get_property(scratchPtr, len, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) return null;
-  return takeBytes();
+  return raw.proxy_get_property(scratchPtr, len, RET_PTR, RET_SIZE) == WasmResult.Ok;
+}
+
+/** The raw serialized value of a property, or null when the host has none. */
+export function getProperty(path: Array<string>): ArrayBuffer | null {
+  return fetchProperty(path) ? takeBytes() : null;
 }
 
 /** A string property (Envoy serializes strings as their bytes), or null. */
 export function getPropertyString(path: Array<string>): string | null {
-  const len = encodePath(path);
-  clearRet();
-  const r = raw.proxy_get_property(scratchPtr, len, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) return null;
-  return takeString();
+  return fetchProperty(path) ? takeString() : null;
 }
 
 /** An integer property (Envoy serializes int64/uint64 as 8 little-endian bytes), or `fallback`. */
 export function getPropertyInt(path: Array<string>, fallback: i64): i64 {
-  const len = encodePath(path);
-  clearRet();
-  const r = raw.proxy_get_property(scratchPtr, len, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) return fallback;
+  if (!fetchProperty(path)) return fallback;
   const ptr = load<usize>(RET_PTR);
   const size = load<usize>(RET_SIZE);
   let value = fallback;
@@ -314,18 +310,21 @@ export function readSharedData(key: string, dest: usize, capacity: usize): i32 {
 }
 export function sharedCas(): u32 { return lastCas; }
 
-/** Writes raw bytes under `key` (see setSharedData). */
+/**
+ * Writes raw bytes under `key` (see setSharedData). Envoy's host answers Ok or, for a stale
+ * `cas`, CasMismatch, and nothing else (proxy-wasm-cpp-host src/shared_data.cc, SharedData::set).
+ */
 export function writeSharedData(key: string, ptr: usize, size: usize, cas: u32): WasmResult {
   const base = scratch(worst(key));
   return <WasmResult>raw.proxy_set_shared_data(base, put(key, base), ptr, size, cas);
 }
 
-/** Writes `key`; with cas != 0 the write only happens if nobody wrote since (else CasMismatch). */
 /** Fills `size` bytes at `ptr` from the host's random source (WASI random_get); false if it failed. */
 export function randomBytes(ptr: usize, size: usize): bool {
   return raw.random_get(ptr, size) == 0;
 }
 
+/** Writes `key`; with cas != 0 the write only happens if nobody wrote since (else CasMismatch). */
 export function setSharedData(key: string, data: ArrayBuffer, cas: u32 = 0): WasmResult {
   taken += <usize>data.byteLength; // a big plan leaves garbage in proportion
   const base = scratch(worst(key));

@@ -4,42 +4,31 @@
 // end, feed the outcome into the cluster's health.
 
 import {
-  HeadersStatus, HttpContext, MapType, getHeader, getPropertyInt, getPropertyString, incrementMetric,
-  nowNanos, removeHeader, replaceHeader, addHeader, getHeaders,
+  HeadersStatus, HttpContext, MapType, RootContext, getHeader, getHeaders, getPropertyInt, getPropertyString,
+  nowNanos, removeHeader, replaceHeader, addHeader,
 } from "../abi";
 import { asciiLower, itoa, trimSpaces } from "../text";
 import { Outcome } from "../health/record";
-import { AffinityKind, Mode, Policy } from "../policy/model";
-import { FailoverRoot, fnv1a } from "./root";
+import { AffinityKind, Policy } from "../policy/model";
 import { checkCookie, cookieId, hex16, signCookie } from "../affinity/cookie";
-import { RouteState } from "./state";
+import { Picker, fnv1a } from "../plan/pick";
+import { RoutePlan } from "../plan/route-plan";
+import {
+  EXPLANATION_HEADERS as EXPLAIN, FLAG_DC, FLAG_DPE, FLAG_DR, FLAG_LR, FLAG_UC, FLAG_UF, FLAG_UH, FLAG_UO, FLAG_UR,
+  FLAG_UT, RETRY_HEADERS as RETRY,
+} from "../shared";
+import { OutcomeRecorder } from "./recorder";
 
-// Headers the filter owns: a client's copies are removed before anything else happens.
-const EXPLAIN = ["x-failover-cluster", "x-failover-priority", "x-failover-reason", "x-failover-score", "x-failover-decision"];
-const REASON = 2;
-// The retry headers a route's policy sets, in this order, then those it never sets.
-const RETRY = ["x-envoy-retry-on", "x-envoy-max-retries", "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-retriable-status-codes", "x-envoy-retry-grpc-on"];
-
-function removeOwned(map: MapType, names: Array<string>, from: i32): void {
-  for (let i = from; i < names.length; i++) removeHeader(map, names[i]);
-}
+// Positions in EXPLAIN and RETRY.
+const CLUSTER = 0, PRIORITY = 1, REASON = 2, SCORE = 3, DECISION = 4;
+const RETRY_ON = 0, MAX_RETRIES = 1, PER_TRY_TIMEOUT = 2, RETRIABLE_CODES = 3, NEVER_SET = 4;
 
 const MAX_ATTEMPTS: i64 = 101;
 
-// Envoy's legacy response flags (response.flags).
-const FLAG_UH: i64 = 0x2;   // no healthy upstream
-const FLAG_UT: i64 = 0x4;   // upstream request timeout
-const FLAG_LR: i64 = 0x8;   // local reset
-const FLAG_UR: i64 = 0x10;  // upstream remote reset
-const FLAG_UF: i64 = 0x20;  // upstream connection failure
-const FLAG_UC: i64 = 0x40;  // upstream connection termination
-const FLAG_UO: i64 = 0x80;  // upstream overflow (circuit breaker): not the cluster's fault
-const FLAG_DC: i64 = 0x4000; // downstream connection termination
-const FLAG_DPE: i64 = 0x40000; // downstream protocol error
-const FLAG_DR: i64 = 0x10000000; // downstream remote reset
-
 export class FailoverStream extends HttpContext {
-  route: RouteState | null = null;
+  /** The policy and the plan of this request's route, fixed when its headers arrived. */
+  policy: Policy | null = null;
+  plan: RoutePlan | null = null;
   candidate: i32 = -1;
   cluster: i32 = -1;
   aggregate: i32 = -1;
@@ -47,65 +36,70 @@ export class FailoverStream extends HttpContext {
   startMs: i64 = 0;
   newCookie: string = "";
 
-  get failover(): FailoverRoot { return changetype<FailoverRoot>(this.root); }
+  constructor(id: u32, root: RootContext, private picker: Picker, private recorder: OutcomeRecorder) {
+    super(id, root);
+  }
+
+  // Host calls of this stream, by what they do.
+  requestHeader(name: string): string | null { return getHeader(MapType.HttpRequestHeaders, name); }
+  setRequestHeader(name: string, value: string): void { replaceHeader(MapType.HttpRequestHeaders, name, value); }
+  removeRequestHeader(name: string): void { removeHeader(MapType.HttpRequestHeaders, name); }
+  removeRequestHeaders(names: Array<string>, from: i32): void {
+    for (let i = from; i < names.length; i++) this.removeRequestHeader(names[i]);
+  }
 
   onRequestHeaders(headers: u32, endOfStream: bool): HeadersStatus {
-    const root = this.failover;
-    if (!root.configured) return HeadersStatus.Continue;
-    const p = root.policy;
-    const M = MapType.HttpRequestHeaders;
-    let host = getHeader(M, ":authority");
-    if (host === null) host = getHeader(M, "host");
-    const path = getHeader(M, ":path");
+    const plans = this.picker.plans;
+    if (plans === null) return HeadersStatus.Continue;
+    const p = plans.policy;
+    let host = this.requestHeader(":authority");
+    if (host === null) host = this.requestHeader("host");
+    const path = this.requestHeader(":path");
     const authority = host === null ? "" : host!;
     // An authority whose port is not a port matches no route (else "svc:abc" would be "svc").
     const h = hostOnly(authority);
-    const r = h === null ? -1 : root.match(h!, path === null ? "/" : path!);
-    incrementMetric(root.mDecisions, 1);
+    const plan: RoutePlan | null = h === null ? null : plans.match(h!, path === null ? "/" : path!);
+    this.recorder.decided();
     // Every header the filter owns is either replaced below (a replace drops all of a client's
     // copies) or removed here, so a client's value never reaches the router or the upstream.
-    if (r < 0) {
-      removeHeader(M, p.routingHeader);
-      removeOwned(M, EXPLAIN, 0);
-      removeOwned(M, RETRY, 0);
-      replaceHeader(M, EXPLAIN[REASON], "no-route");
-      incrementMetric(root.mNoRoute, 1);
+    if (plan === null) {
+      this.removeRequestHeader(p.routingHeader);
+      this.removeRequestHeaders(EXPLAIN, 0);
+      this.removeRequestHeaders(RETRY, 0);
+      this.setRequestHeader(EXPLAIN[REASON], "no-route");
+      this.recorder.unrouted();
       return HeadersStatus.Continue;
     }
-    const rs = root.routes[r];
     const nowMs = <i64>(nowNanos() / 1000000);
-    this.route = rs;
+    this.policy = p;
+    this.plan = plan;
     this.startMs = nowMs;
 
-    const key = this.affinityKey(rs);
-    const i = key.length > 0 ? root.pickAffinity(rs, key) : root.pickRandom(rs);
+    const key = this.affinityKey(plan);
+    const i = key.length > 0 ? this.picker.affinity(plan, key) : this.picker.random(plan);
     this.candidate = i;
-    this.cluster = rs.spec.clusters[i];
-    this.aggregate = rs.aggregate[i];
-    this.reason = key.length > 0 && !rs.probe[i] ? "affinity" : rs.reason[i];
-    const c = root.clusters[this.cluster];
+    this.cluster = plan.spec.clusters[i];
+    this.aggregate = plan.prio.aggregate[i];
+    this.reason = key.length > 0 && !plan.split.probe[i] ? "affinity" : plan.split.reason[i];
 
-    replaceHeader(M, p.routingHeader, this.aggregate >= 0 ? p.aggregates[this.aggregate].name : c.spec.name);
-    this.explain(M);
+    this.setRequestHeader(p.routingHeader, this.aggregate >= 0 ? p.aggregates[this.aggregate].name : p.clusters[this.cluster].name);
+    this.explain(MapType.HttpRequestHeaders);
 
-    const retry = rs.spec.retry;
+    const retry = plan.spec.retry;
     if (retry === null) {
-      removeOwned(M, RETRY, 0);
+      this.removeRequestHeaders(RETRY, 0);
     } else {
-      const exhausted = root.budgetExhausted(rs, nowMs);
-      if (exhausted) incrementMetric(rs.mBudgetExhausted, 1);
-      replaceHeader(M, RETRY[0], retry!.retryOn);
-      replaceHeader(M, RETRY[1], exhausted ? "0" : itoa(retry!.numRetries));
-      if (retry!.perTryTimeoutMs > 0) replaceHeader(M, RETRY[2], itoa((<i64>retry!.perTryTimeoutMs)));
-      else removeHeader(M, RETRY[2]);
-      if (retry!.retriableStatusCodes.length > 0) replaceHeader(M, RETRY[3], retry!.retriableStatusCodes);
-      else removeHeader(M, RETRY[3]);
-      removeOwned(M, RETRY, 4);
+      const exhausted = this.recorder.retriesExhausted(plan, nowMs);
+      this.setRequestHeader(RETRY[RETRY_ON], retry.retryOn);
+      this.setRequestHeader(RETRY[MAX_RETRIES], exhausted ? "0" : itoa(retry.numRetries));
+      if (retry.perTryTimeoutMs > 0) this.setRequestHeader(RETRY[PER_TRY_TIMEOUT], itoa((<i64>retry.perTryTimeoutMs)));
+      else this.removeRequestHeader(RETRY[PER_TRY_TIMEOUT]);
+      if (retry.retriableStatusCodes.length > 0) this.setRequestHeader(RETRY[RETRIABLE_CODES], retry.retriableStatusCodes);
+      else this.removeRequestHeader(RETRY[RETRIABLE_CODES]);
+      this.removeRequestHeaders(RETRY, NEVER_SET);
     }
 
-    incrementMetric(c.mRequests, 1);
-    if (rs.probe[i]) incrementMetric(c.mProbes, 1);
-    else if (rs.spec.mode != Mode.Weighted && rs.prio.level[i] > 0) incrementMetric(c.mFailovers, 1);
+    this.recorder.chose(plan, i);
     return HeadersStatus.Continue;
   }
 
@@ -113,9 +107,8 @@ export class FailoverStream extends HttpContext {
    * In the hybrid form the sidecar, after us, may name another cluster in the routing header;
    * Envoy used the final value, so the outcome belongs to that one.
    */
-  followFinalChoice(): void {
-    const p = this.failover.policy;
-    const named = getHeader(MapType.HttpRequestHeaders, p.routingHeader);
+  followFinalChoice(p: Policy): void {
+    const named = this.requestHeader(p.routingHeader);
     if (named === null) return;
     const mine = this.aggregate >= 0 ? p.aggregates[this.aggregate].name : p.clusters[this.cluster].name;
     if (named! == mine) return;
@@ -130,11 +123,10 @@ export class FailoverStream extends HttpContext {
   }
 
   /** The affinity key of this request, or "" (then the split decides). */
-  affinityKey(rs: RouteState): string {
-    const a = rs.spec.affinity;
-    const M = MapType.HttpRequestHeaders;
+  affinityKey(plan: RoutePlan): string {
+    const a = plan.spec.affinity;
     if (a.kind == AffinityKind.Header) {
-      const v = getHeader(M, a.header);
+      const v = this.requestHeader(a.header);
       return v === null ? "" : v!;
     }
     if (a.kind == AffinityKind.Cookie) {
@@ -143,13 +135,13 @@ export class FailoverStream extends HttpContext {
       // issued; one signed with a previous secret keeps its id under the current secret.
       // Every cookie header counts: an HTTP/1.1 client may send several, and Envoy's HTTP/1
       // codec keeps them apart (only its HTTP/2 codec joins crumbs into one).
-      const all = getHeaders(M);
+      const all = getHeaders(MapType.HttpRequestHeaders);
       let v = "";
       for (let i = 0; i < all.length && v.length == 0; i++) if (all[i].name == "cookie") v = cookieValue(all[i].value, a.cookieName);
-      const keys = a.cookieKeys.length > 0 ? a.cookieKeys : this.failover.ownKey;
+      const keys = plan.cookieKeys;
       const nowS = <u32>(nowNanos() / 1000000000);
       const k = checkCookie(keys, v, nowS, a.cookieTtlS);
-      const id = k >= 0 ? cookieId : <u32>this.failover.next();
+      const id = k >= 0 ? cookieId : <u32>this.picker.nextRandom();
       if (k != 0) this.newCookie = signCookie(keys[0], id, nowS);
       return hex16(<u64>id);
     }
@@ -162,22 +154,23 @@ export class FailoverStream extends HttpContext {
     return "";
   }
 
+  /** The explanation headers, on the request (for the upstream) or the response (for the client). */
   explain(map: MapType): void {
-    const rs = this.route!;
+    const plan = this.plan!;
     const i = this.candidate;
-    replaceHeader(map, "x-failover-cluster", this.failover.clusters[this.cluster].spec.name);
-    replaceHeader(map, "x-failover-priority", rs.priorityText[i]);
-    replaceHeader(map, "x-failover-reason", this.reason);
-    replaceHeader(map, "x-failover-score", rs.scoreText[i]);
-    const decision = rs.decision[i] + rs.split;
-    replaceHeader(map, "x-failover-decision", this.reason == rs.reason[i] ? decision : decision + " via=" + this.reason);
+    replaceHeader(map, EXPLAIN[CLUSTER], this.policy!.clusters[this.cluster].name);
+    replaceHeader(map, EXPLAIN[PRIORITY], plan.priorityText[i]);
+    replaceHeader(map, EXPLAIN[REASON], this.reason);
+    replaceHeader(map, EXPLAIN[SCORE], plan.scoreText[i]);
+    const decision = plan.decision[i] + plan.splitText;
+    replaceHeader(map, EXPLAIN[DECISION], this.reason == plan.split.reason[i] ? decision : decision + " via=" + this.reason);
   }
 
   onResponseHeaders(headers: u32, endOfStream: bool): HeadersStatus {
-    if (this.route === null) return HeadersStatus.Continue;
-    if (this.failover.policy.explainResponse) this.explain(MapType.HttpResponseHeaders);
+    if (this.plan === null) return HeadersStatus.Continue;
+    if (this.policy!.explainResponse) this.explain(MapType.HttpResponseHeaders);
     if (this.newCookie.length > 0) {
-      const a = this.route!.spec.affinity;
+      const a = this.plan!.spec.affinity;
       addHeader(MapType.HttpResponseHeaders, "set-cookie", a.cookieName + "=" + this.newCookie + "; Max-Age=" +
         itoa(a.cookieTtlS) + "; Path=" + a.cookiePath + "; HttpOnly; SameSite=Lax");
     }
@@ -185,10 +178,11 @@ export class FailoverStream extends HttpContext {
   }
 
   onLog(): void {
-    if (this.route === null) return;
-    const root = this.failover;
-    const p = root.policy;
-    const rs = this.route!;
+    if (this.plan === null) return;
+    const p = this.policy!;
+    const recorder = this.recorder;
+    // A request from before a reload: its route and cluster indices are the old policy's.
+    if (p !== recorder.policy) return;
     const nowMs = <i64>(nowNanos() / 1000000);
     const code = getPropertyInt(["response", "code"], 0);
     const flags = getPropertyInt(["response", "flags"], 0);
@@ -200,7 +194,7 @@ export class FailoverStream extends HttpContext {
     // Each earlier attempt is recorded as a failure: an absurd count (from a buggy or hostile
     // ext_proc client) must not loop for hours. The policy allows at most 100 retries.
     if (attempts > MAX_ATTEMPTS) attempts = MAX_ATTEMPTS;
-    root.noteAttempts(rs, attempts, nowMs);
+    recorder.attempts(this.plan!, attempts, nowMs);
     // A circuit breaker's own refusal says nothing about health; but when the retry breaker
     // overflows, Envoy returns the upstream's real answer with UO set, and that one counts.
     const viaUpstream = details !== null && details! == "via_upstream";
@@ -213,7 +207,7 @@ export class FailoverStream extends HttpContext {
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
     const source = p.health.outlier.minSources > 1 ? sourceKey() : 0;
-    this.followFinalChoice();
+    this.followFinalChoice(p);
     if (this.aggregate >= 0) {
       const children = p.aggregates[this.aggregate].clusters;
       // Without the count (Envoy < 1.33) the child that answered is unknown: xds.cluster_name is
@@ -225,13 +219,13 @@ export class FailoverStream extends HttpContext {
       // filter cannot see: docs/interface.md says so.)
       const n = <i64>children.length;
       for (let a: i64 = 1; a < attempts; a++) {
-        root.recordOutcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs, source);
+        recorder.outcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs, source);
       }
-      root.recordOutcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs, source);
+      recorder.outcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs, source);
     } else {
       // Retries stayed in this cluster; every attempt but the last failed.
-      for (let a: i64 = 1; a < attempts; a++) root.recordOutcome(this.cluster, Outcome.Gateway5xx, latency, nowMs, source);
-      root.recordOutcome(this.cluster, outcome, latency, nowMs, source);
+      for (let a: i64 = 1; a < attempts; a++) recorder.outcome(this.cluster, Outcome.Gateway5xx, latency, nowMs, source);
+      recorder.outcome(this.cluster, outcome, latency, nowMs, source);
     }
   }
 }

@@ -1,6 +1,7 @@
-// Which priority each candidate cluster of a route sits in, by Istio's rules (pilot's
-// loadbalancer.go): the default region/zone/subzone ladder, `failover` from one region to
-// another, `failoverPriority` label lists, and `distribute` weights (which replace failover).
+// Stage 1 of the decision: which priority each candidate cluster of a route sits in, by Istio's
+// rules (pilot's loadbalancer.go): the default region/zone/subzone ladder, `failover` from one
+// region to another, `failoverPriority` label lists, and `distribute` weights (which replace
+// failover); and, with retries across clusters, the aggregate that names each candidate.
 // Computed once per configuration: the proxy's locality does not change while it runs.
 
 import { ClusterSpec, DistributeRule, Locality, Policy, RouteSpec } from "../policy/model";
@@ -18,6 +19,8 @@ export class RoutePriorities {
   distribute: i32 = -1;
   /** A distribute rule matched the proxy but claimed none of the route's clusters: ignored. */
   distributeClaimedNothing: bool = false;
+  /** Per candidate, the aggregate (index into policy.aggregates) to name instead of it, or -1. */
+  aggregate: Array<i32> = [];
 }
 
 export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): RoutePriorities {
@@ -67,7 +70,27 @@ export function routePriorities(p: Policy, route: RouteSpec, proxy: Locality): R
   }
   for (let i = 0; i < n; i++) out.level.push(distinct.indexOf(raw[i]));
   out.levels = distinct.length;
+  for (let i = 0; i < n; i++) out.aggregate.push(aggregateFor(p, route, out.level, i));
   return out;
+}
+
+/**
+ * With retries across clusters, the aggregate whose first child is candidate `i` and whose
+ * second child is another candidate of the route, preferring the most preferred second child.
+ */
+function aggregateFor(p: Policy, route: RouteSpec, level: Array<i32>, i: i32): i32 {
+  if (route.retry === null || !route.retry!.acrossClusters) return -1;
+  const first = route.clusters[i];
+  let best = -1;
+  let bestLevel = i32.MAX_VALUE;
+  for (let a = 0; a < p.aggregates.length; a++) {
+    const agg = p.aggregates[a];
+    if (agg.clusters[0] != first) continue;
+    const second = route.clusters.indexOf(agg.clusters[1]);
+    if (second < 0) continue;
+    if (level[second] < bestLevel) { best = a; bestLevel = level[second]; }
+  }
+  return best;
 }
 
 /** Istio's default ladder (0 same subzone, 1 same zone, 2 same region, 3 other region) with failover rules. */

@@ -1,5 +1,7 @@
 // The policy as the filter uses it: typed, validated, with names resolved to indices.
 
+import { DEFAULT_ROUTING_HEADER } from "../shared";
+
 export class Locality {
   region: string = "";
   zone: string = "";
@@ -131,7 +133,7 @@ export class Assume {
 }
 
 export class Policy {
-  routingHeader: string = "x-failover-upstream";
+  routingHeader: string = DEFAULT_ROUTING_HEADER;
   explainResponse: bool = false;
   seed: u64 = 0;
   hasSeed: bool = false;

@@ -6,6 +6,7 @@ import { JsonKind, JsonValue, parseJson, quote } from "../json";
 import { parseDurationMs } from "./duration";
 import { MAX_SOURCES } from "../health/record";
 import { hmacKey } from "../affinity/hmac";
+import { servesAuthority } from "./match";
 import {
   AffinityKind, AffinitySpec, AggregateSpec, Assume, AssumeKind, ClusterSpec, DistributeRule,
   FailoverRule, HealthSpec, Locality, Mode, OutlierSpec, Policy, RetrySpec, RouteSpec,
@@ -160,7 +161,7 @@ class Reader {
     }
     for (let i = 0; i < v.items.length; i++) {
       const item = v.items[i];
-      if (!item.isString) this.fail(join(path, key) + "[" + itoa(i) + "]", "expected a string, got " + item.kindName());
+      if (!item.isString) this.fail(itemPath(path, key, i), "expected a string, got " + item.kindName());
       else out.push(item.str);
     }
     return out;
@@ -236,7 +237,7 @@ class Reader {
     else if (items.length == 0) this.fail("clusters", "must list at least one cluster");
     if (items.length > MAX_CLUSTERS) this.fail("clusters", "at most " + itoa(MAX_CLUSTERS) + " clusters");
     for (let i = 0; i < items.length && i < MAX_CLUSTERS; i++) {
-      const path = "clusters[" + itoa(i) + "]";
+      const path = itemPath("", "clusters", i);
       const v = items[i];
       if (!this.object(v, path, ["name", "region", "zone", "subzone", "cluster", "labels", "hosts", "endpoints", "weight"])) continue;
       const c = new ClusterSpec();
@@ -264,7 +265,7 @@ class Reader {
   aggregates(doc: JsonValue, p: Policy): void {
     const items = this.array(doc, "aggregates", "");
     for (let i = 0; i < items.length; i++) {
-      const path = "aggregates[" + itoa(i) + "]";
+      const path = itemPath("", "aggregates", i);
       const v = items[i];
       if (!this.object(v, path, ["name", "clusters"])) continue;
       const a = new AggregateSpec();
@@ -274,7 +275,7 @@ class Reader {
       if (names.length < 2) this.fail(join(path, "clusters"), "an aggregate needs at least two clusters, in failover order");
       for (let j = 0; j < names.length; j++) {
         const idx = p.clusterIndex(names[j]);
-        if (idx < 0) this.fail(join(path, "clusters") + "[" + itoa(j) + "]", "unknown cluster " + quote(names[j]));
+        if (idx < 0) this.fail(itemPath(path, "clusters", j), "unknown cluster " + quote(names[j]));
         else a.clusters.push(idx);
       }
       p.aggregates.push(a);
@@ -334,7 +335,7 @@ class Reader {
     if (items.length > MAX_ROUTES) this.fail("routes", "at most " + itoa(MAX_ROUTES) + " routes");
     let candidates = 0;
     for (let i = 0; i < items.length && i < MAX_ROUTES; i++) {
-      const path = "routes[" + itoa(i) + "]";
+      const path = itemPath("", "routes", i);
       const v = items[i];
       if (!this.object(v, path, ["name", "match", "destination", "priority", "retry", "affinity"])) continue;
       const r = new RouteSpec();
@@ -388,8 +389,8 @@ class Reader {
       if (names.length == 0) this.fail(join(path, "clusters"), "mode named needs at least one cluster");
       for (let i = 0; i < names.length; i++) {
         const idx = p.clusterIndex(names[i]);
-        if (idx < 0) this.fail(join(path, "clusters") + "[" + itoa(i) + "]", "unknown cluster " + quote(names[i]));
-        else if (r.clusters.includes(idx)) this.fail(join(path, "clusters") + "[" + itoa(i) + "]", "listed twice: " + quote(names[i]));
+        if (idx < 0) this.fail(itemPath(path, "clusters", i), "unknown cluster " + quote(names[i]));
+        else if (r.clusters.includes(idx)) this.fail(itemPath(path, "clusters", i), "listed twice: " + quote(names[i]));
         else r.clusters.push(idx);
       }
     } else if (mode == "weighted") {
@@ -426,7 +427,7 @@ class Reader {
     r.failoverPriority = this.strings(v, "failoverPriority", path);
     const fo = this.array(v, "failover", path);
     for (let i = 0; i < fo.length; i++) {
-      const fp = join(path, "failover") + "[" + itoa(i) + "]";
+      const fp = itemPath(path, "failover", i);
       if (!this.object(fo[i], fp, ["from", "to"])) continue;
       const rule = new FailoverRule();
       rule.from = this.str(fo[i], "from", fp, "", true);
@@ -439,14 +440,14 @@ class Reader {
       for (let i = 0; i < r.failoverPriority.length; i++) {
         const l = r.failoverPriority[i];
         if (l == "topology.kubernetes.io/region" || l == "topology.kubernetes.io/zone" || l == "topology.istio.io/subzone" || l == "region" || l == "zone" || l == "subzone") {
-          this.fail(join(path, "failoverPriority") + "[" + itoa(i) + "]", "with failover set, failoverPriority must not name region, zone or subzone (Istio's rule)");
+          this.fail(itemPath(path, "failoverPriority", i), "with failover set, failoverPriority must not name region, zone or subzone (Istio's rule)");
         }
       }
     }
     const dist = this.array(v, "distribute", path);
     if (dist.length > 0 && r.failover.length > 0) this.fail(join(path, "distribute"), "distribute and failover cannot be used together");
     for (let i = 0; i < dist.length; i++) {
-      const dp = join(path, "distribute") + "[" + itoa(i) + "]";
+      const dp = itemPath(path, "distribute", i);
       if (!this.object(dist[i], dp, ["from", "to"])) continue;
       const rule = new DistributeRule();
       rule.from = this.str(dist[i], "from", dp, "", true);
@@ -492,7 +493,7 @@ class Reader {
     s.perTryTimeoutMs = this.duration(v, "perTryTimeout", path, 0, 1);
     const codes = this.array(v, "retriableStatusCodes", path);
     for (let i = 0; i < codes.length; i++) {
-      const c = this.numValue(codes[i], join(path, "retriableStatusCodes") + "[" + itoa(i) + "]", 0, 100, 599);
+      const c = this.numValue(codes[i], itemPath(path, "retriableStatusCodes", i), 0, 100, 599);
       if (c > 0) s.retriableStatusCodes += (s.retriableStatusCodes.length > 0 ? "," : "") + itoa((<i32>c));
     }
     if (codes.length > 0 && !s.retryOn.includes("retriable-status-codes")) {
@@ -586,6 +587,11 @@ function join(path: string, key: string): string {
   return path.length == 0 ? key : path + "." + key;
 }
 
+/** The path of item `i` of array member `key`: "routes[1]", "routes[1].retry.retriableStatusCodes[0]". */
+function itemPath(path: string, key: string, i: i32): string {
+  return join(path, key) + "[" + itoa(i) + "]";
+}
+
 /** A bound in a message: whole numbers in full (formatNumber would overflow past 2^63 / 1000). */
 function fmt(n: f64): string {
   return n == Math.floor(n) ? itoa((<i64>n)) : formatNumber(n, 3);
@@ -619,19 +625,4 @@ function isToken(s: string): bool {
 
 function isHeaderName(s: string): bool {
   return isToken(s) && s.charCodeAt(0) != 58;
-}
-
-/** Does a cluster serving `hosts` serve the route authority pattern `authority`? */
-export function servesAuthority(hosts: Array<string>, authority: string): bool {
-  for (let i = 0; i < hosts.length; i++) {
-    if (hosts[i] == authority || hostMatches(authority, hosts[i]) || hostMatches(hosts[i], authority)) return true;
-  }
-  return false;
-}
-
-/** Does `pattern` ("*", "*.example.com" or exact) match `host`? */
-export function hostMatches(pattern: string, host: string): bool {
-  if (pattern == "*") return true;
-  if (pattern.startsWith("*.")) return host.endsWith(pattern.substring(1)) && host.length > pattern.length - 1;
-  return pattern == host;
 }
