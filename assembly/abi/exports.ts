@@ -2,7 +2,7 @@
 // The filter's entry file re-exports everything here (and nothing else becomes a module export).
 
 import { roots, rootFactory, streams } from "./context";
-import { takenOver } from "./host";
+import { hostBytesExceeded } from "./host";
 // Loaded for its side: asconfig routes `abort` to ./abort/onAbort (Envoy has no env.abort).
 import "./abort";
 
@@ -92,7 +92,7 @@ export function proxy_on_done(id: u32): bool {
 }
 
 export function proxy_on_delete(id: u32): void {
-  if (++deletedSinceCollect >= COLLECT_EVERY || takenOver(COLLECT_BYTES)) {
+  if (++deletedSinceCollect >= COLLECT_EVERY || hostBytesExceeded(COLLECT_BYTES)) {
     __collect();
     deletedSinceCollect = 0;
   }

@@ -49,7 +49,7 @@ function encodeTwo(a: string, b: string): usize {
 let taken: usize = 0;
 
 /** True (and the count restarts) once the host handed us `limit` bytes since the last true. */
-export function takenOver(limit: usize): bool {
+export function hostBytesExceeded(limit: usize): bool {
   if (taken < limit) return false;
   taken = 0;
   return true;
