@@ -3,17 +3,17 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ParseArgsConfig, parseArgs } from "node:util";
-import { FAILOVER_WASM, ModuleUnavailable, PolicyRejected } from "./failover-module.js";
-import { formatPlan, planJson, runPlan } from "./plan.js";
-import { DocumentError, display } from "./policy-file.js";
-import { Scenario, isBarePolicy, loadScenario, policyPlanCase } from "./scenario.js";
+import { FAILOVER_WASM, ModuleUnavailable, PolicyRejected } from "./module/failover-module.js";
+import { formatPlan, planJson, runPlan } from "./tools/plan.js";
+import { DocumentError, display } from "./module/policy-file.js";
+import { Scenario, isBarePolicy, loadScenario, policyPlanCase } from "./tools/scenario.js";
 import { SERVE_HELP, ServeUsageError, serveCommand } from "./sidecar/command.js";
 import { validateEnvoyCommand } from "./envoy-config/validate/command.js";
-import { formatSimulation, simulate, simulateJson } from "./simulate/index.js";
-import { formatStatus, fetchStatus } from "./status.js";
-import { validatePolicy } from "./validate-policy.js";
+import { formatSimulation, simulate, simulateJson } from "./tools/simulate/index.js";
+import { formatStatus, fetchStatus } from "./tools/status.js";
+import { validatePolicy } from "./tools/validate-policy.js";
 import { VERSION } from "./version.js";
-import { wasmImage, writeImageLayout } from "./wasm-image.js";
+import { wasmImage, writeImageLayout } from "./module/wasm-image.js";
 
 class UsageError extends Error {}
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigurationError, HeaderMap, PluginVm } from "../extproc/host/index.js";
 import { HeaderEditor } from "../extproc/host/mutations.js";
-import { DocumentError } from "../extproc/policy-file.js";
+import { DocumentError } from "../extproc/module/policy-file.js";
 import { MAX_POLICY_BYTES, readPolicy } from "../extproc/sidecar/command.js";
 import { MAX_LOCALITIES } from "../extproc/sidecar/filter-pool.js";
 import { memoryLogger } from "../extproc/sidecar/logger.js";

@@ -5,9 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PolicyRejected } from "../extproc/failover-module.js";
-import { PlanResult, formatPlan, planJson, runPlan } from "../extproc/plan.js";
-import { loadScenario } from "../extproc/scenario.js";
+import { PolicyRejected } from "../extproc/module/failover-module.js";
+import { PlanResult, formatPlan, planJson, runPlan } from "../extproc/tools/plan.js";
+import { loadScenario } from "../extproc/tools/scenario.js";
 import { root } from "./support/wasm.js";
 
 const scenario = (name: string) => loadScenario(join(root, "scenarios", name));

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigurationError, PluginVm } from "../extproc/host/index.js";
-import { DocumentError, loadDocument, locatePolicyErrors } from "../extproc/policy-file.js";
+import { DocumentError, loadDocument, locatePolicyErrors } from "../extproc/module/policy-file.js";
 import { Failover } from "./support/failover.js";
 import { sidecarHarness } from "./support/sidecar-harness.js";
 import { FAILOVER_WASM, compiled } from "./support/wasm.js";

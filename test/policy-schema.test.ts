@@ -8,7 +8,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { EPOCH_NS, PolicyRejected, failoverModule, startFailover } from "../extproc/failover-module.js";
+import { EPOCH_NS, PolicyRejected, failoverModule, startFailover } from "../extproc/module/failover-module.js";
 import { type Schema, SchemaWalker } from "./support/schema-arbitrary.js";
 
 const SCHEMA_FILE = "schema/policy.schema.json";

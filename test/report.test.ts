@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SimulationReport } from "../extproc/simulate/index.js";
+import type { SimulationReport } from "../extproc/tools/simulate/index.js";
 import { root } from "./support/wasm.js";
 
 interface ReportLib {

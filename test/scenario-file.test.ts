@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DocumentError, loadDocument, parsePath } from "../extproc/policy-file.js";
-import { loadScenario, parseDuration, parseRate } from "../extproc/scenario.js";
+import { DocumentError, loadDocument, parsePath } from "../extproc/module/policy-file.js";
+import { loadScenario, parseDuration, parseRate } from "../extproc/tools/scenario.js";
 
 const dir = mkdtempSync(join(tmpdir(), "failover-scenario-"));
 let n = 0;

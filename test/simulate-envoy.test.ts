@@ -3,16 +3,16 @@
 // measures on made-up request records.
 import { describe, expect, it } from "vitest";
 import { HeaderMap } from "../extproc/host/index.js";
-import type { EnvoyClusterSpec, SimulateCase, UpstreamEvent } from "../extproc/scenario.js";
-import { HostBalancer, inPanic, priorityHealth } from "../extproc/simulate/balancer.js";
-import { OUTLIER_DEFAULTS, OutlierConfig, OutlierDetector } from "../extproc/simulate/outlier.js";
-import { Random } from "../extproc/simulate/random.js";
-import { eventOutcomes, timeline } from "../extproc/simulate/report.js";
+import type { EnvoyClusterSpec, SimulateCase, UpstreamEvent } from "../extproc/tools/scenario.js";
+import { HostBalancer, inPanic, priorityHealth } from "../extproc/tools/simulate/balancer.js";
+import { OUTLIER_DEFAULTS, OutlierConfig, OutlierDetector } from "../extproc/tools/simulate/outlier.js";
+import { Random } from "../extproc/tools/simulate/random.js";
+import { eventOutcomes, timeline } from "../extproc/tools/simulate/report.js";
 import {
   ROUTE_TIMEOUT_MS, aggregateChild, attemptResult, backoffMs, finalResponse, retryPolicy, wouldRetry,
-} from "../extproc/simulate/router.js";
-import type { RequestRecord } from "../extproc/simulate/run.js";
-import { UpstreamModel, Wire, isFailingEndpoint } from "../extproc/simulate/upstream.js";
+} from "../extproc/tools/simulate/router.js";
+import type { RequestRecord } from "../extproc/tools/simulate/run.js";
+import { UpstreamModel, Wire, isFailingEndpoint } from "../extproc/tools/simulate/upstream.js";
 
 const policy = (headers: Record<string, string>) => retryPolicy(new HeaderMap(headers));
 

@@ -3,10 +3,10 @@
 // reproducible from their seed.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadScenario } from "../extproc/scenario.js";
-import { SimulationReport, formatSimulation, simulate, simulateJson } from "../extproc/simulate/index.js";
-import { runSimulation } from "../extproc/simulate/run.js";
-import type { TimelineRow } from "../extproc/simulate/report.js";
+import { loadScenario } from "../extproc/tools/scenario.js";
+import { SimulationReport, formatSimulation, simulate, simulateJson } from "../extproc/tools/simulate/index.js";
+import { runSimulation } from "../extproc/tools/simulate/run.js";
+import type { TimelineRow } from "../extproc/tools/simulate/report.js";
 import { root } from "./support/wasm.js";
 
 async function run(file: string, name: string, seed = 1): Promise<SimulationReport> {

@@ -10,19 +10,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { EPOCH_NS } from "../extproc/failover-module.js";
+import { EPOCH_NS } from "../extproc/module/failover-module.js";
 import type { PluginVm } from "../extproc/host/index.js";
-import type { PlanCase } from "../extproc/scenario.js";
-import { loadScenario } from "../extproc/scenario.js";
-import { runPlan } from "../extproc/plan.js";
-import { runSimulation } from "../extproc/simulate/run.js";
-import { Random } from "../extproc/simulate/random.js";
+import type { PlanCase } from "../extproc/tools/scenario.js";
+import { loadScenario } from "../extproc/tools/scenario.js";
+import { runPlan } from "../extproc/tools/plan.js";
+import { runSimulation } from "../extproc/tools/simulate/run.js";
+import { Random } from "../extproc/tools/simulate/random.js";
 import { LONG } from "./support/fuzz.js";
 
 // The simulator starts its VM through failover-module.ts: watch every tick of the one it starts.
 const hooks = vi.hoisted(() => ({ onStart: undefined as ((vm: PluginVm) => void) | undefined }));
-vi.mock("../extproc/failover-module.js", async (importOriginal) => {
-  const m = await importOriginal<typeof import("../extproc/failover-module.js")>();
+vi.mock("../extproc/module/failover-module.js", async (importOriginal) => {
+  const m = await importOriginal<typeof import("../extproc/module/failover-module.js")>();
   return {
     ...m,
     startFailover: (...args: Parameters<typeof m.startFailover>) => {

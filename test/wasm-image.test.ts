@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { WASM_LAYER_MEDIA_TYPE, wasmImage } from "../extproc/wasm-image.js";
+import { WASM_LAYER_MEDIA_TYPE, wasmImage } from "../extproc/module/wasm-image.js";
 import { buildFirst, cli } from "./support/cli.js";
 import { freePort, run, tool } from "./support/tools.js";
 import { FAILOVER_WASM, root } from "./support/wasm.js";

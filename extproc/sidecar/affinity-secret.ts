@@ -4,7 +4,7 @@
 // They fill in every cookie-affinity route that names no secret of its own.
 
 import { readFileSync } from "node:fs";
-import { DocumentError, display } from "../policy-file.js";
+import { DocumentError, display } from "../module/policy-file.js";
 
 /** The secrets in `file`, current first. */
 export function readSecrets(file: string): string[] {

@@ -21,9 +21,10 @@ import {
   type ProcessingRequest, type ProcessingResponse,
 } from "./protocol.js";
 import type { SidecarMetrics } from "./prometheus.js";
+import { ResponseFlag } from "../module/contract.js";
 
 /** Envoy's DownstreamConnectionTermination flag: the stream ended with no response. */
-const FLAG_DC = 0x4000;
+const FLAG_DC = ResponseFlag.DC;
 
 export type ExtProcCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
 

@@ -7,7 +7,7 @@ import type { Server as HttpServer } from "node:http";
 import { type AddressInfo, type Socket, createServer as createTcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { ConfigurationError, type FailurePolicy, loadModule } from "../host/index.js";
-import { locatePolicyErrors } from "../policy-file.js";
+import { locatePolicyErrors } from "../module/policy-file.js";
 import { adminServer } from "./admin.js";
 import { FilterPool } from "./filter-pool.js";
 import { type Logger, jsonLogger } from "./logger.js";

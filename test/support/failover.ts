@@ -1,21 +1,10 @@
 // Test support for the failover module: a VM with a controllable clock, one-call requests, and
 // the plan the module publishes.
 import { HttpStream, PluginVm, SharedData, type PropertyTree } from "../../extproc/host/index.js";
+import { type PlanRoute, type PublishedPlan, readPlan } from "../../extproc/module/failover-module.js";
 import { FAILOVER_WASM, LogLine, compiled } from "./wasm.js";
 
 export const T0 = 1_700_000_000_000n; // ms
-
-export interface PlanCluster { name: string; priority: number; share: number; score: number; ejected: boolean; reason: string; via?: string }
-export interface PlanRoute {
-  name: string; mode: string; panic: boolean;
-  priorities: { priority: number; health: number; load: number; panic: boolean; clusters: string[] }[];
-  split: Record<string, number>;
-  clusters: PlanCluster[];
-}
-export interface Plan {
-  generation: number; timeMs: number; locality: Record<string, string>; routes: PlanRoute[];
-  clusters: { name: string; score: number; ejected: boolean; ejections: number; requests: number; failures: number; latencyMs: number; baselineMs: number; assumed: boolean }[];
-}
 
 export class Failover {
   readonly vm: PluginVm;
@@ -34,10 +23,8 @@ export class Failover {
     }).start();
   }
 
-  plan(): Plan {
-    const e = this.vm.shared.get(this.vm.vmId, "failover.plan");
-    if (!e) throw new Error("no plan published");
-    return JSON.parse(new TextDecoder().decode(e.value));
+  plan(): PublishedPlan {
+    return readPlan(this.vm);
   }
 
   route(name?: string): PlanRoute {

@@ -8,6 +8,9 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { ConfigurationError, HttpStream, type HeaderValue, PluginVm, SharedData, WasmTrapError } from "../../extproc/host/index.js";
+import { type PublishedPlan, readPlan } from "../../extproc/module/failover-module.js";
+/** What the decision checks read of a published plan (a test may build one by hand). */
+export type Plan = Omit<PublishedPlan, "locality">;
 import { FAILOVER_WASM, compiled } from "./wasm.js";
 
 export const LONG = process.env.FAILOVER_LONG_TESTS === "1";
@@ -301,17 +304,6 @@ export interface Decision {
   plan: Plan;
 }
 
-export interface PlanRouteCluster { name: string; priority: number; share: number; score: number; ejected: boolean; reason: string; via?: string }
-export interface PlanRoute {
-  name: string; mode: string; panic: boolean; affinity: string;
-  priorities: { priority: number; health: number; load: number; panic: boolean; clusters: string[] }[];
-  split: Record<string, number>; clusters: PlanRouteCluster[];
-}
-export interface Plan {
-  generation: number; timeMs: number; routes: PlanRoute[];
-  clusters: { name: string; score: number; ejected: boolean; assumed: boolean; requests: number; failures: number }[];
-}
-
 /** Several worker VMs of one Envoy (one SharedData, one clock), driven by actions. */
 export class Workers {
   readonly shared: SharedData;
@@ -333,10 +325,8 @@ export class Workers {
     this.nextTick = this.vms.map((vm) => this.nowMs + vm.tickPeriodMs);
   }
 
-  plan(worker = 0): Plan {
-    const e = this.shared.get("failover", `failover.plan.w${worker}`);
-    if (!e) throw new Error(`worker ${worker} published no plan`);
-    return JSON.parse(new TextDecoder().decode(e.value)) as Plan;
+  plan(worker = 0): PublishedPlan {
+    return readPlan(this.vms[worker], `w${worker}`);
   }
 
   /** Advances the clock, ticking every worker at its period. */

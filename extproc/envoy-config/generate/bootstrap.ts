@@ -15,7 +15,7 @@
 // (early header mutation) and only the filter sets them again.
 
 import { SIDECAR_POLICY_KEY } from "../conventions.js";
-import { MODULE_FILE_NAME } from "../policy.js";
+import { MODULE_FILE_NAME } from "../../module/contract.js";
 import { type Outlier, ROUTING_HEADER, type Role, type Upstream, aggregateName, policyFor, retryConcurrency } from "./topology.js";
 import { atLeast, feature } from "../versions.js";
 import { STATS_TAGS } from "../../sidecar/stats-tags.js";

@@ -16,8 +16,8 @@ import {
 import {
   gatewayClientTrafficPolicy, gatewayEnvoyProxy, gatewayExtProcPolicy, gatewayRetryPolicy, gatewayRoute, gatewayWasmPolicy, sidecarManifests,
 } from "./kubernetes.js";
-import { moduleOwnedHeaders } from "../owned-headers.js";
-import { failoverModule } from "../policy.js";
+import { moduleOwnedHeaders } from "../../module/owned-headers.js";
+import { failoverModule } from "../../module/failover-module.js";
 import { renderYaml } from "./render.js";
 import { INGRESS, ROLES, type Role, WAYPOINT, policyFor } from "./topology.js";
 import { CURRENT_ENVOY, FULL_ACCURACY_ENVOY, MIN_ENVOY, parseVersion } from "../versions.js";

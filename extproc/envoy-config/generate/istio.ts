@@ -9,9 +9,9 @@
 // patching the generated routes to cluster_header with an EnvoyFilter ties the config to Istio's
 // internal cluster names, and EnvoyFilter is not applied to waypoints at all.
 
-import { FAILOVER_WASM } from "../../failover-module.js";
+import { FAILOVER_WASM } from "../../module/failover-module.js";
 import { VERSION } from "../../version.js";
-import { wasmImageDigest } from "../../wasm-image.js";
+import { wasmImageDigest } from "../../module/wasm-image.js";
 import { extProcConfig, statsTagsBootstrap, stripOwnedHeaders } from "./bootstrap.js";
 import { SIDECAR_SERVICE } from "./kubernetes.js";
 import { stringifyYaml } from "./render.js";

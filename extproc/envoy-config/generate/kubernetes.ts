@@ -2,9 +2,9 @@
 // proxies, its Service and its policy in a ConfigMap) and the Envoy Gateway resources that put
 // the filter, or the sidecar, on the ingress role's route.
 
-import { FAILOVER_WASM } from "../../failover-module.js";
+import { FAILOVER_WASM } from "../../module/failover-module.js";
 import { VERSION } from "../../version.js";
-import { wasmImageDigest } from "../../wasm-image.js";
+import { wasmImageDigest } from "../../module/wasm-image.js";
 import { REQUEST_ATTRIBUTES, RESPONSE_ATTRIBUTES, statsTagsBootstrap } from "./bootstrap.js";
 import { ROUTING_HEADER, type Role, policyFor } from "./topology.js";
 import { stringifyYaml } from "./render.js";

@@ -5,8 +5,10 @@
 //
 // Upstream addresses are placeholders for the reader's own gateways and services.
 
+import { DEFAULT_ROUTING_HEADER } from "../../module/contract.js";
+
 /** The header the filter writes the chosen Envoy cluster into, and the routes read. */
-export const ROUTING_HEADER = "x-failover-upstream";
+export const ROUTING_HEADER = DEFAULT_ROUTING_HEADER;
 
 export interface Upstream {
   /** The Envoy cluster, and the policy's inventory name for it. */

@@ -11,7 +11,8 @@ import { TYPE_URL_PREFIX } from "./decode.js";
 import { checkExtProcFilter } from "./extproc-filter.js";
 import type { Issues } from "./issues.js";
 import { SIDECAR_POLICY_KEY } from "../conventions.js";
-import { DEFAULT_ROUTING_HEADER, MODULE_FILE_NAME, policyNames } from "../policy.js";
+import { DEFAULT_ROUTING_HEADER, MODULE_FILE_NAME } from "../../module/contract.js";
+import { policyNames } from "../../module/policy-names.js";
 import { type Path, formatPath } from "./source.js";
 import { isObject } from "./values.js";
 

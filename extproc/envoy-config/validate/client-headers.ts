@@ -15,7 +15,7 @@
 
 import type { Issues } from "./issues.js";
 import { type ResourcePolicy, type Resource, arr, obj, str } from "./resource.js";
-import { policyNames } from "../policy.js";
+import { policyNames } from "../../module/policy-names.js";
 import { isObject } from "./values.js";
 
 type Obj = Record<string, unknown>;

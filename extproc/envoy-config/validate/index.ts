@@ -9,7 +9,7 @@ import type { PropertyTree } from "../../host/index.js";
 import { type FoundPolicy, type PolicyFileResult, checkBootstrap } from "./bootstrap.js";
 import { Decoder } from "./decode.js";
 import { type Issue, Issues } from "./issues.js";
-import { failoverModule, policyProblems } from "../policy.js";
+import { failoverModule, policyProblems } from "../../module/failover-module.js";
 import { envoyTypes, messageType } from "../protos.js";
 import type { KnownKinds } from "./k8s-knowledge.js";
 import { Resource } from "./resource.js";
@@ -17,7 +17,7 @@ import { checkResources } from "./resources.js";
 import { ParseError, type Path, type Segment, type SourceDocument, formatPath, parseDocuments } from "./source.js";
 import { isObject, jsonName } from "./values.js";
 import { checkIstioOwnedHeaders, checkOwnedHeadersStripped } from "./client-headers.js";
-import { ownedHeadersOf } from "../owned-headers.js";
+import { ownedHeadersOf } from "../../module/owned-headers.js";
 import { checkBootstrapVersion, checkResourcesVersion } from "./version-checks.js";
 import { CURRENT_ENVOY } from "../versions.js";
 

@@ -7,7 +7,7 @@
 // parse the same way (YAML contains JSON).
 
 import { LineCounter, parseAllDocuments } from "yaml";
-import { offsetOf, parseMessage, structureProblem } from "../../policy-file.js";
+import { offsetOf, parseMessage, structureProblem } from "../../module/policy-file.js";
 import type { Node, ScalarTag } from "yaml";
 
 export type Segment = string | number;

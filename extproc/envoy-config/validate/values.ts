@@ -10,9 +10,7 @@ export function jsonName(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+export { isObject } from "../../module/policy-names.js";
 
 /** What a JSON value is, for messages: "a string", "a list", ... */
 export function kind(v: unknown): string {

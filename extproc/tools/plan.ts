@@ -5,8 +5,8 @@
 
 import {
   EPOCH_NS, PlanCluster, PlanRoute, PublishedPlan, failoverModule, readPlan, startFailover,
-} from "./failover-module.js";
-import { display } from "./policy-file.js";
+} from "../module/failover-module.js";
+import { display } from "../module/policy-file.js";
 import type { PlanCase } from "./scenario.js";
 import { pct, table } from "./table.js";
 

@@ -4,20 +4,14 @@
 // Each rule cites the Envoy source it follows (envoyproxy/envoy main; see also
 // docs/research/envoy-lb-facts.md §7).
 
-import type { HeaderMap } from "../host/index.js";
+import type { HeaderMap } from "../../host/index.js";
+import { ResponseFlag } from "../../module/contract.js";
 import type { HostResult } from "./outlier.js";
 import type { Random } from "./random.js";
 import type { Wire } from "./upstream.js";
 
-/** Legacy response flag bits (envoy/stream_info/stream_info.h, test/data/ENVOY-HOST-NOTES.md §6). */
-export const ResponseFlag = {
-  UH: 0x2, // no healthy upstream
-  UT: 0x4, // upstream request timeout
-  UF: 0x20, // upstream connection failure
-  UO: 0x80, // upstream overflow (circuit breaker)
-  URX: 0x8000, // upstream retry limit exceeded
-  NC: 0x1000000, // no cluster found
-} as const;
+// Envoy's legacy response flag bits: one table for both languages (module/contract.ts).
+export { ResponseFlag };
 
 /** The route timeout (RouteAction.timeout default, 15 s): it includes every retry. */
 export const ROUTE_TIMEOUT_MS = 15_000;

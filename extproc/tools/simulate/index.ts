@@ -1,5 +1,5 @@
 // `failover simulate`: runs a scenario's simulation cases and reports what the traffic did.
-import { display } from "../policy-file.js";
+import { display } from "../../module/policy-file.js";
 import type { SimulateCase } from "../scenario.js";
 import { pct, table } from "../table.js";
 import { expectations } from "./expected.js";

@@ -1,7 +1,7 @@
 // `failover validate POLICY`: the policy checked by the filter itself (the module is the only
 // authority on what a policy means), its errors traced to file:line:column.
-import { EPOCH_NS, failoverModule, startFailover } from "./failover-module.js";
-import { DocumentError, display, loadDocument } from "./policy-file.js";
+import { EPOCH_NS, failoverModule, startFailover } from "../module/failover-module.js";
+import { DocumentError, display, loadDocument } from "../module/policy-file.js";
 
 /** A one-line summary of a valid policy; throws DocumentError or PolicyRejected otherwise. */
 export async function validatePolicy(file: string): Promise<string> {

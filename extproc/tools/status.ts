@@ -1,7 +1,7 @@
 // `failover status`: a running sidecar's live plan, read from its admin endpoint's
 // /debug/clusters, printed as `failover plan` prints a plan.
-import type { PublishedPlan } from "./failover-module.js";
-import { DocumentError, display } from "./policy-file.js";
+import type { PublishedPlan } from "../module/failover-module.js";
+import { DocumentError, display } from "../module/policy-file.js";
 import { formatPlan } from "./plan.js";
 
 export interface SidecarStatus {

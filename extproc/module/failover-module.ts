@@ -4,13 +4,14 @@
 // module publishes in shared data. The decision itself is only ever the module's.
 
 import { fileURLToPath } from "node:url";
-import { ConfigurationError, LogLevel, PluginVm, loadModule } from "./host/index.js";
+import { ConfigurationError, LogLevel, PluginVm, type PropertyTree, loadModule } from "../host/index.js";
+import { MODULE_FILE_NAME, type PublishedPlan, decodePlan, planKey } from "./contract.js";
 import { type PathSegment, locateLine } from "./policy-file.js";
 
-export const FAILOVER_WASM = fileURLToPath(new URL("../build/failover.wasm", import.meta.url));
+export type { PlanCluster, PlanPriority, PlanRoute, PlanRouteCluster, PublishedPlan } from "./contract.js";
 
-/** The shared-data key the module publishes its plan under (docs/interface.md). */
-export const PLAN_KEY = "failover.plan";
+/** The build output the filter configs point at (`failover.wasm`). */
+export const FAILOVER_WASM = fileURLToPath(new URL(`../../build/${MODULE_FILE_NAME}`, import.meta.url));
 
 /**
  * Simulated time starts here (2026-01-01T00:00:00Z): a fixed clock makes every run with the same
@@ -29,35 +30,6 @@ export class PolicyRejected extends Error {
   constructor(readonly problems: string[]) {
     super(`the failover module rejected the policy:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   }
-}
-
-// --- the published plan, as docs/interface.md specifies it --------------------------------------
-
-export interface PlanPriority { priority: number; health: number; load: number; panic: boolean; clusters: string[] }
-export interface PlanRouteCluster {
-  name: string; priority: number; share: number; score: number; ejected: boolean; reason: string;
-  /** The aggregate cluster the routing header names for this choice (retries across clusters). */
-  via?: string;
-}
-export interface PlanRoute {
-  name: string;
-  mode: string;
-  panic: boolean;
-  affinity: string;
-  priorities: PlanPriority[];
-  split: Record<string, number>;
-  clusters: PlanRouteCluster[];
-}
-export interface PlanCluster {
-  name: string; score: number; ejected: boolean; ejections: number; requests: number; failures: number;
-  latencyMs: number; baselineMs: number; assumed: boolean;
-}
-export interface PublishedPlan {
-  generation: number;
-  timeMs: number;
-  locality: { region: string; zone: string; subzone: string; cluster: string };
-  routes: PlanRoute[];
-  clusters: PlanCluster[];
 }
 
 const modules = new Map<string, Promise<WebAssembly.Module>>();
@@ -104,9 +76,35 @@ export function startFailover(module: WebAssembly.Module, options: StartOptions)
 }
 
 
-/** The plan the module last published. */
-export function readPlan(vm: PluginVm): PublishedPlan {
-  const entry = vm.shared.get(vm.vmId, PLAN_KEY);
-  if (!entry) throw new Error(`the module published no plan (shared data key "${PLAN_KEY}")`);
-  return JSON.parse(new TextDecoder().decode(entry.value)) as PublishedPlan;
+/** The plan the module last published (from the root context `rootId`, "" by default). */
+export function readPlan(vm: PluginVm, rootId = ""): PublishedPlan {
+  const key = planKey(rootId);
+  const entry = vm.shared.get(vm.vmId, key);
+  if (!entry) throw new Error(`the module published no plan (shared data key "${key}")`);
+  return decodePlan(entry.value);
+}
+
+/**
+ * The module's complaints about `policy` (JSON text), `[]` when it accepts it: the module is
+ * started the way Envoy starts it (on_vm_start, then on_configure) and its own error lines are
+ * the verdict. `node` is what Envoy would serve as xds.node (locality, metadata), so the module
+ * sees the proxy it would run in.
+ */
+export function policyProblems(module: WebAssembly.Module, policy: string, node: PropertyTree = {}): string[] {
+  const vm = new PluginVm(module, {
+    pluginConfig: policy,
+    vmId: "failover",
+    pluginName: "failover",
+    properties: { xds: { node } },
+    logLevel: LogLevel.Error,
+    logger: () => {},
+  });
+  try {
+    vm.start();
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigurationError) return e.moduleLog.length ? e.moduleLog : [e.message];
+    // A trap or a link error is the module's fault, not the policy's; still, it does not start.
+    return [`the module failed to start: ${(e as Error).message}`];
+  }
 }

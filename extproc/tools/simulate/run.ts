@@ -6,8 +6,8 @@
 // response and access log reach the module when the last attempt ends, with the clock at that
 // moment so the module measures the latency. The same seed gives the same run.
 
-import { HttpStream } from "../host/index.js";
-import { EPOCH_NS, failoverModule, startFailover } from "../failover-module.js";
+import { HttpStream } from "../../host/index.js";
+import { EPOCH_NS, failoverModule, startFailover } from "../../module/failover-module.js";
 import type { SimulateCase } from "../scenario.js";
 import { Random } from "./random.js";
 import {

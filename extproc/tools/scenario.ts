@@ -8,7 +8,8 @@
 // file and line that wrote them through `where`.
 
 import { dirname, resolve } from "node:path";
-import { DocumentError, LoadedDocument, PathSegment, loadDocument } from "./policy-file.js";
+import { DocumentError, LoadedDocument, PathSegment, loadDocument } from "../module/policy-file.js";
+import { isObject, policyNames } from "../module/policy-names.js";
 import { LB_POLICIES, LbPolicy } from "./simulate/balancer.js";
 import { DEFAULT_MAX_EJECTION_TIME_MS, OUTLIER_DEFAULTS, OutlierConfig } from "./simulate/outlier.js";
 
@@ -89,7 +90,6 @@ export interface Scenario {
 }
 
 const DEFAULT_LATENCY_MS = 5;
-const DEFAULT_ROUTING_HEADER = "x-failover-upstream";
 /** Envoy's default for circuit_breakers.thresholds.max_retries. */
 const ENVOY_DEFAULT_MAX_RETRIES = 3;
 
@@ -100,7 +100,7 @@ const PLAN_FIELDS = ["name", "description", "policy", "locality", "assume", "req
 const SIMULATE_FIELDS = [...PLAN_FIELDS, "upstreams", "traffic", "events", "envoy"];
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObj = isObject;
 const show = (path: readonly PathSegment[]) =>
   path.map((s, i) => (typeof s === "number" ? `[${s}]` : i ? `.${s}` : s)).join("") || "document";
 
@@ -166,17 +166,8 @@ interface PolicySource {
 
 /** A case from its policy: the routing header, clusters and aggregates read off the config. */
 function caseOf(c: Pick<CaseCommon, "scenario" | "name" | "description" | "config" | "where" | "requests">): CaseCommon {
-  const config = c.config;
-  return {
-    ...c,
-    routingHeader: typeof config.routingHeader === "string" ? config.routingHeader.toLowerCase() : DEFAULT_ROUTING_HEADER,
-    clusters: namesOf(config.clusters),
-    aggregates: new Map(
-      (Array.isArray(config.aggregates) ? config.aggregates : [])
-        .filter(isObj)
-        .map((a) => [String(a.name), Array.isArray(a.clusters) ? a.clusters.map(String) : []]),
-    ),
-  };
+  const names = policyNames(c.config);
+  return { ...c, routingHeader: names.routingHeader, clusters: names.clusters, aggregates: new Map(names.aggregates.map((a) => [a.name, a.clusters])) };
 }
 
 /** True when `file` is a policy document rather than a scenario (it has no scenario fields). */
@@ -311,10 +302,6 @@ export function loadScenario(file: string): Scenario {
   // Shared values are checked once per case that inherits them: report each problem once.
   if (check.errors.length) throw new DocumentError([...new Set(check.errors)].join("\n"));
   return { file, description: typeof top.description === "string" ? top.description : "", plan, simulate };
-}
-
-function namesOf(clusters: unknown): string[] {
-  return Array.isArray(clusters) ? clusters.filter(isObj).map((c) => String(c.name)) : [];
 }
 
 function requestsOf(check: Checker, picked: { value: unknown; path: PathSegment[] } | undefined): RequestSpec[] {

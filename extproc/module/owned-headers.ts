@@ -7,8 +7,8 @@
 // the list has one source: the module's code.
 
 import { HeaderMap, LogLevel, PluginVm, type PropertyTree } from "../host/index.js";
-import { failoverModule, policyProblems } from "./policy.js";
-import { isObject } from "./validate/values.js";
+import { failoverModule, policyProblems } from "./failover-module.js";
+import { isObject } from "./policy-names.js";
 
 /** Header names the module writes or removes on requests under `policy` (JSON text), sorted. */
 export function moduleOwnedHeaders(module: WebAssembly.Module, policy: string, sample: { authority: string; path: string }, node: PropertyTree = {}): string[] {
