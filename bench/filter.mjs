@@ -1,6 +1,7 @@
 // Filter cost per request in the TypeScript host: request headers (~20 headers), response
-// headers and the log phase, for a pass-through module, a module that sets one header, and the
-// failover filter with 4 and 16 clusters. The one-header module is the baseline.
+// headers and the log phase, for the empty module (the host's own floor: it exports no callback),
+// a pass-through module, a module that sets one header, and the failover filter with 4 and 16
+// clusters. The failover filter is compared with the one-header module and with the floor.
 import { readFileSync } from "node:fs";
 import Benchmark from "benchmark";
 import { PluginVm } from "../dist/host/index.js";
@@ -20,14 +21,26 @@ export const REQUEST = [
 ];
 const RESPONSE = [[":status", "200"], ["content-type", "text/html"], ["content-length", "1234"]];
 
-/** A failover policy with n clusters over two regions and three zones. */
-export function policy(n) {
+/** REQUEST grown to `n` headers with application headers (x-app-<i>: a 32-character value). */
+export function requestHeaders(n) {
+  const extra = Array.from({ length: Math.max(0, n - REQUEST.length) }, (_, i) => [`x-app-${i + 1}`, "f".repeat(24) + String(i).padStart(8, "0")]);
+  return [...REQUEST, ...extra];
+}
+
+/**
+ * A failover policy with n clusters over two regions and three zones, and `routes` routes: the
+ * request matches only the last one (earlier ones have other path prefixes), so a route lookup
+ * that scans pays for all of them.
+ */
+export function policy(n, routes = 1) {
   const clusters = Array.from({ length: n }, (_, i) => ({
     name: `cluster-${i + 1}`, region: `region-${(i % 2) + 1}`, zone: `zone-${i % 3}`, hosts: ["bookinfo.example.com"], endpoints: 10,
   }));
+  const route = (name, match) => ({ name, match, destination: { mode: "auto" }, retry: { numRetries: 2 } });
+  const others = Array.from({ length: routes - 1 }, (_, i) => route(`svc-${i + 1}`, { authority: "bookinfo.example.com", pathPrefix: `/svc-${i + 1}/` }));
   return {
     seed: 42, locality: { region: "region-1", zone: "zone-0" }, clusters,
-    routes: [{ name: "bookinfo", match: { authority: "bookinfo.example.com" }, destination: { mode: "auto" }, retry: { numRetries: 2 } }],
+    routes: [...others, route("bookinfo", { authority: "bookinfo.example.com" })],
   };
 }
 
@@ -37,36 +50,56 @@ export function vmFor(name, config) {
   return vm.start();
 }
 
-/** One request through the filter, the way Envoy drives it. */
-export function request(vm) {
+/**
+ * One request through the filter, the way Envoy drives it; `phase(name)` (optional) is told when
+ * each of Envoy's steps is done.
+ */
+export function request(vm, headers = REQUEST, phase) {
   const s = vm.createStream({ source: { address: "203.0.113.7:40000" } });
-  s.sendRequestHeaders(REQUEST, true);
+  s.sendRequestHeaders(headers, true);
+  phase?.("request headers");
   s.sendResponseHeaders(RESPONSE, true);
+  phase?.("response headers");
   s.end({ response: { code: 200, flags: 0 }, upstream: { request_attempt_count: 1 } });
+  phase?.("log");
 }
 
+export const FLOOR = "empty module (host floor)";
 export const VARIANTS = [
+  [FLOOR, () => vmFor("empty", {})],
   ["pass-through module", () => vmFor("probe", { passThrough: true })],
   ["one-header module", () => vmFor("probe", { passThrough: true, requestHeader: ["x-failover-upstream", "cluster-1"] })],
   ["failover, 4 clusters", () => vmFor("failover", policy(4))],
   ["failover, 16 clusters", () => vmFor("failover", policy(16))],
 ];
 
-export function run() {
+/**
+ * Per-request µs of each [name, fn] case (benchmark.js, BENCH_SECONDS per case at most). All cases
+ * run a while first, interleaved, so the host's code is optimized for all of them before any is
+ * timed (else the first cases pay for the JIT's warm-up).
+ */
+export function measure(cases, { seconds = Number(process.env.BENCH_SECONDS ?? 5), warmup = 2000 } = {}) {
+  for (let round = 0; round < 4; round++) for (const [, fn] of cases) for (let i = 0; i < warmup / 4; i++) fn();
   return new Promise((resolve) => {
-    const suite = new Benchmark.Suite("filter");
-    for (const [name, make] of VARIANTS) {
-      const vm = make();
-      suite.add(name, () => request(vm), { minSamples: 40 });
-    }
+    const suite = new Benchmark.Suite();
+    for (const [name, fn] of cases) suite.add(name, fn, { minSamples: 40, maxTime: seconds });
     suite.on("cycle", (e) => process.stderr.write(`  ${e.target}\n`));
     suite.on("complete", function () {
-      this.forEach((b) => {
-        const base = b.name.startsWith("failover") ? "one-header module" : b.name === "pass-through module" ? undefined : "pass-through module";
-        record("filter cost per request", b.name, 1e6 / b.hz, "µs", base);
-      });
-      resolve();
+      resolve(new Map(this.map((b) => [b.name, 1e6 / b.hz])));
     });
     suite.run();
   });
+}
+
+const BASELINES = { [FLOOR]: undefined, "pass-through module": FLOOR, "one-header module": FLOOR };
+
+export async function run() {
+  const cases = VARIANTS.map(([name, make]) => {
+    const vm = make();
+    return [name, () => request(vm)];
+  });
+  for (const [name, us] of await measure(cases)) {
+    const base = name in BASELINES ? BASELINES[name] : ["one-header module", FLOOR];
+    record("filter cost per request", name, us, "µs", base);
+  }
 }

@@ -204,15 +204,18 @@ export function caseSpec(r) {
   };
 }
 
-/** One case's chart as an SVG document. */
-export async function renderCase(r) {
-  const view = new vega.View(vega.parse(compile(caseSpec(r)).spec), { renderer: "none" });
+/** A vega-lite spec rendered as an SVG document (also the benchmark charts' renderer). */
+export async function renderSvg(spec) {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
 }
+
+/** One case's chart as an SVG document. */
+export const renderCase = (r) => renderSvg(caseSpec(r));
 
 /** Per-event cells: the value alone for one event, else "at s: value" per event. */
 const perEvent = (r, cell) => (r.events.length === 0 ? "—" : r.events.length === 1 ? cell(r.events[0]) : r.events.map((e) => `${e.at} s: ${cell(e)}`).join("<br>"));

@@ -1,6 +1,8 @@
 // A benchmark server in its own process (forked with IPC): "noop" is an ext_proc server on the
 // same stack (grpc-js, the same protos) that answers CONTINUE to everything; "failover" is the
-// failover sidecar. It reports its port, and its RSS when asked.
+// failover sidecar; "empty" is the same sidecar serving the empty module (build/empty.wasm: no
+// callbacks), i.e. only its ext_proc plumbing, header conversion and the host's floor. It
+// reports its port, its RSS when asked ("rss") and its CPU time so far ("cpu", µs).
 import * as grpc from "@grpc/grpc-js";
 import { startSidecar } from "../dist/sidecar/server.js";
 import { extProcService } from "../dist/sidecar/protocol.js";
@@ -22,21 +24,26 @@ async function noop() {
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))));
 }
 
-async function failover() {
+async function sidecar(module) {
   const s = await startSidecar({
     policy: JSON.stringify(policy(4)),
-    modulePath: new URL("../build/failover.wasm", import.meta.url).pathname,
+    modulePath: new URL(`../build/${module}.wasm`, import.meta.url).pathname,
     port: 0, adminPort: null, logger: silent, maxStreams: 100_000,
   });
   return s.port;
 }
 
-const port = kind === "noop" ? await noop() : await failover();
+const SERVERS = { noop, failover: () => sidecar("failover"), empty: () => sidecar("empty") };
+if (!SERVERS[kind]) throw new Error(`unknown server kind ${kind}: one of ${Object.keys(SERVERS).join(", ")}`);
+const port = await SERVERS[kind]();
 process.on("message", (m) => {
   if (m === "rss") {
     global.gc?.();
     const { rss, heapUsed } = process.memoryUsage();
     process.send({ rss, heapUsed });
+  } else if (m === "cpu") {
+    const { user, system } = process.cpuUsage();
+    process.send({ cpu: user + system });
   }
 });
 process.send({ port });

@@ -1,28 +1,39 @@
 // Sidecar throughput and latency over loopback gRPC, one stream per request as Envoy does
 // (request headers, then response headers, then the end of the stream), at concurrency 1, 16
-// and 64: the do-nothing ext_proc server (same stack) is the baseline. Each server runs in its
-// own process; this process is the load generator.
+// and 64: the do-nothing ext_proc server (same stack) is the baseline, and the same sidecar
+// serving the empty module (its plumbing without the filter) is the second one. Each server runs
+// in its own process; this process is the load generator. The servers' CPU time per request
+// splits the sidecar's cost: grpc-js and ext_proc (the do-nothing server), the sidecar's
+// conversions (the empty-module sidecar's extra, of which the host's floor is measured in the
+// filter suite), and the module (the failover sidecar's extra over the empty-module one).
 import { fork } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import { extProcService } from "../dist/sidecar/protocol.js";
-import { REQUEST } from "./filter.mjs";
-import { percentile, record } from "./lib.mjs";
+import { FLOOR, REQUEST } from "./filter.mjs";
+import { percentile, record, valueOf } from "./lib.mjs";
 
 const Client = grpc.makeGenericClientConstructor(extProcService(), "ExternalProcessor");
 const headers = (h) => ({ headers: h.map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) });
 const REQ = { request_headers: { headers: headers(REQUEST), end_of_stream: true } };
 const RESP = { response_headers: { headers: headers([[":status", "200"], ["content-type", "text/html"]]), end_of_stream: true } };
 
-export function startServer(kind) {
-  const child = fork(new URL("./sidecar-server.mjs", import.meta.url).pathname, [kind], { execArgv: ["--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** Starts a benchmark server (sidecar-server.mjs) in its own process; `node` adds Node flags. */
+export function startServer(kind, node = []) {
+  const child = fork(new URL("./sidecar-server.mjs", import.meta.url).pathname, [kind], { execArgv: ["--expose-gc", ...node], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve) => child.once("message", (m) => resolve({ child, port: m.port })));
 }
 
-/** The server's memory after a full garbage collection: { rss, heapUsed } in bytes. */
-export const memory = (child) => new Promise((resolve) => {
+/** Asks the server process for a figure ("rss", "cpu"; see sidecar-server.mjs). */
+const ask = (child, what) => new Promise((resolve) => {
   child.once("message", resolve);
-  child.send("rss");
+  child.send(what);
 });
+
+/** The server's memory after a full garbage collection: { rss, heapUsed } in bytes. */
+export const memory = (child) => ask(child, "rss");
+
+/** The server's CPU time so far (user + system), in µs. */
+export const cpu = async (child) => (await ask(child, "cpu")).cpu;
 
 /** One HTTP request's ext_proc stream; resolves with its latency in ms. */
 function exchange(client) {
@@ -68,20 +79,48 @@ export async function drive(port, total) {
   client.close();
 }
 
+export const SERVERS = [
+  ["noop", "do-nothing server"],
+  ["empty", "sidecar, empty module"],
+  ["failover", "failover sidecar"],
+];
+const BASELINES = { noop: [], empty: ["do-nothing server"], failover: ["do-nothing server", "sidecar, empty module"] };
+
 export async function run({ seconds = Number(process.env.BENCH_SECONDS ?? 5) } = {}) {
   const suite = "sidecar over loopback gRPC";
   for (const concurrency of [1, 16, 64]) {
-    for (const kind of ["noop", "failover"]) {
+    const cpuPerRequest = {};
+    for (const [kind, title] of SERVERS) {
       const { child, port } = await startServer(kind);
       await load(port, concurrency, 1); // warm-up
+      const cpu0 = await cpu(child);
       const r = await load(port, concurrency, seconds);
+      cpuPerRequest[kind] = ((await cpu(child)) - cpu0) / r.n;
       child.kill();
-      const name = kind === "noop" ? `do-nothing server, c${concurrency}` : `failover sidecar, c${concurrency}`;
-      const base = kind === "noop" ? undefined : `do-nothing server, c${concurrency}`;
-      process.stderr.write(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms (${r.n} requests)\n`);
-      record(suite, `${name}: throughput`, r.rps, "req/s", base && `${base}: throughput`);
-      record(suite, `${name}: p50`, r.p50, "ms", base && `${base}: p50`);
-      record(suite, `${name}: p99`, r.p99, "ms", base && `${base}: p99`);
+      const name = `${title}, c${concurrency}`;
+      const base = (figure) => BASELINES[kind].map((b) => `${b}, c${concurrency}: ${figure}`);
+      process.stderr.write(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, server CPU ${cpuPerRequest[kind].toFixed(1)} µs/request (${r.n} requests)\n`);
+      record(suite, `${name}: throughput`, r.rps, "req/s", base("throughput"));
+      record(suite, `${name}: p50`, r.p50, "ms", base("p50"));
+      record(suite, `${name}: p99`, r.p99, "ms", base("p99"));
+      record(suite, `${name}: server CPU per request`, cpuPerRequest[kind], "µs", base("server CPU per request"));
     }
+    split(concurrency, cpuPerRequest);
   }
+}
+
+/** The failover sidecar's server CPU per request, split by what each server adds to the last. */
+function split(concurrency, c) {
+  const suite = "sidecar CPU per request, split";
+  const floor = valueOf("filter cost per request", FLOOR); // measured earlier in this run, if at all
+  const at = (what) => `c${concurrency}: ${what}`;
+  record(suite, at("ext_proc and grpc-js (the do-nothing server)"), c.noop, "µs");
+  const plumbing = c.empty - c.noop;
+  if (floor === undefined) record(suite, at("sidecar conversions and the host's floor (empty-module sidecar - do-nothing)"), plumbing, "µs");
+  else {
+    record(suite, at("sidecar conversions: headers, attributes, answer, metrics (empty-module sidecar - do-nothing - host floor)"), plumbing - floor, "µs");
+    record(suite, at("host floor (filter suite, empty module)"), floor, "µs");
+  }
+  record(suite, at("the module, its host calls and its mutation's encoding (failover sidecar - empty-module sidecar)"), c.failover - c.empty, "µs");
+  record(suite, at("failover sidecar in all"), c.failover, "µs");
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds whatever is older than its sources: the filter (assemblyscript, release + debug), the
-// test/bench fixture module, the host's ABI enums (generated from the filter's, abi-gen.mjs), and
+// test/bench fixture modules, the host's ABI enums (generated from the filter's, abi-gen.mjs), and
 // the TypeScript of the sidecar/CLI (tsc into dist/).
 // `npm test`, `npm start` and the `failover` command call this first; on a fresh clone it also
 // installs the locked dependencies (npm ci), so nothing else is needed. --force rebuilds all.
@@ -33,6 +33,7 @@ const modules = [
   { out: "build/failover.wasm", entry: "assembly/index.ts", target: "release" },
   { out: "build/failover.debug.wasm", entry: "assembly/index.ts", target: "debug" },
   { out: "build/probe.wasm", entry: "assembly/fixtures/probe.ts", target: "release" },
+  { out: "build/empty.wasm", entry: "assembly/fixtures/empty.ts", target: "release" },
 ];
 
 async function compileWasm(m) {
