@@ -68,15 +68,28 @@ export async function load(port, concurrency, seconds) {
   return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length };
 }
 
-/** Sends `total` requests at concurrency 64 (warm-up or memory runs). */
+/**
+ * Sends `total` requests at concurrency 64 (warm-up, memory and profile runs). A stream the
+ * connection dropped (UNAVAILABLE: the server closed the connection) is sent again, as Envoy
+ * would on its new connection; returns how many were.
+ */
 export async function drive(port, total) {
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   let left = total;
+  let dropped = 0;
   const loop = async () => {
-    while (left-- > 0) await exchange(client);
+    while (left-- > 0) {
+      await exchange(client).catch((e) => {
+        if (e.code !== grpc.status.UNAVAILABLE) throw e;
+        dropped++;
+        left++;
+      });
+    }
   };
   await Promise.all(Array.from({ length: 64 }, loop));
   client.close();
+  if (dropped) process.stderr.write(`  (${dropped} streams dropped with their connection and sent again)\n`);
+  return dropped;
 }
 
 export const SERVERS = [
