@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HttpStream, type PluginVm } from "../extproc/host/index.js";
+import type { PluginVm } from "../extproc/host/index.js";
 import { root } from "./support/wasm.js";
 
 type Count = { total: number; byKind: Record<string, number>; byPhase: Record<string, number> };
@@ -45,7 +45,7 @@ describe("benchmark tools", () => {
 
   it("does not change what the filter decides", () => {
     const decide = (vm: PluginVm) => {
-      const s = new HttpStream(vm, { source: { address: "203.0.113.7:40000" } });
+      const s = vm.createStream({ source: { address: "203.0.113.7:40000" } });
       s.sendRequestHeaders(b.filter.REQUEST, true);
       return s.requestHeaders.entries.map((e) => `${e.name}: ${Buffer.from(e.value).toString()}`);
     };
