@@ -120,53 +120,47 @@ function wasmPlugin(role: Role, namespace: string, target: Obj, source: Obj): Ob
  * them. An ingress gateway takes EnvoyFilter; a waypoint does not (waypointDenyOwnedHeaders).
  */
 export function stripOwnedHeadersFilter(owned: readonly string[]): Obj {
-  return {
-    apiVersion: "networking.istio.io/v1alpha3",
-    kind: "EnvoyFilter",
-    metadata: { name: "failover-strip-owned-headers", namespace: ISTIO_NAMESPACE },
-    spec: {
-      workloadSelector: { labels: GATEWAY_SELECTOR },
-      configPatches: [{
-        applyTo: "NETWORK_FILTER",
-        match: { context: "GATEWAY", listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager" } } } },
-        patch: {
-          operation: "MERGE",
-          value: {
-            typed_config: {
-              "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-              early_header_mutation_extensions: [stripOwnedHeaders(owned)],
-            },
-          },
+  return gatewayEnvoyFilter("failover-strip-owned-headers", {
+    applyTo: "NETWORK_FILTER",
+    match: { context: "GATEWAY", listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager" } } } },
+    patch: {
+      operation: "MERGE",
+      value: {
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+          early_header_mutation_extensions: [stripOwnedHeaders(owned)],
         },
-      }],
+      },
     },
-  };
+  });
 }
 
 /** Inserts the ext_proc filter before the router of the ingress gateway, calling the sidecar's Service. */
 export function extProcEnvoyFilter(): Obj {
+  return gatewayEnvoyFilter("failover-ext-proc", {
+    applyTo: "HTTP_FILTER",
+    match: {
+      context: "GATEWAY",
+      listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager", subFilter: { name: "envoy.filters.http.router" } } } },
+    },
+    patch: {
+      operation: "INSERT_BEFORE",
+      value: {
+        name: "envoy.filters.http.ext_proc",
+        // Istio's cluster for the sidecar's Service port (HTTP/2: the port's appProtocol is grpc).
+        typed_config: extProcConfig(`outbound|${SIDECAR_SERVICE.port}||${SIDECAR_SERVICE.name}.${SIDECAR_SERVICE.namespace}.svc.cluster.local`),
+      },
+    },
+  });
+}
+
+/** An EnvoyFilter in the ingress gateway's namespace, selecting the gateway, with one config patch. */
+function gatewayEnvoyFilter(name: string, patch: Obj): Obj {
   return {
     apiVersion: "networking.istio.io/v1alpha3",
     kind: "EnvoyFilter",
-    metadata: { name: "failover-ext-proc", namespace: ISTIO_NAMESPACE },
-    spec: {
-      workloadSelector: { labels: GATEWAY_SELECTOR },
-      configPatches: [{
-        applyTo: "HTTP_FILTER",
-        match: {
-          context: "GATEWAY",
-          listener: { filterChain: { filter: { name: "envoy.filters.network.http_connection_manager", subFilter: { name: "envoy.filters.http.router" } } } },
-        },
-        patch: {
-          operation: "INSERT_BEFORE",
-          value: {
-            name: "envoy.filters.http.ext_proc",
-            // Istio's cluster for the sidecar's Service port (HTTP/2: the port's appProtocol is grpc).
-            typed_config: extProcConfig(`outbound|${SIDECAR_SERVICE.port}||${SIDECAR_SERVICE.name}.${SIDECAR_SERVICE.namespace}.svc.cluster.local`),
-          },
-        },
-      }],
-    },
+    metadata: { name, namespace: ISTIO_NAMESPACE },
+    spec: { workloadSelector: { labels: GATEWAY_SELECTOR }, configPatches: [patch] },
   };
 }
 
