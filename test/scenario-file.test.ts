@@ -209,4 +209,9 @@ describe("values", () => {
     expect([0.25, "4/14", "25%", "0/3"].map(parseRate)).toEqual([0.25, 4 / 14, 0.25, 0]);
     expect([1.5, "5/4", "120%", "x", "1/0"].map(parseRate)).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
+
+  it("reads durations in the module's grammar (assembly/policy/duration.ts): fractions either side, nothing around", () => {
+    expect([".5s", "1.s", "0ms", "1.25m"].map(parseDuration)).toEqual([500, 1000, 0, 75_000]);
+    expect([" 5s", "5s ", ".s", "5 s", "5S"].map(parseDuration)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+  });
 });

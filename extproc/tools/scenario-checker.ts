@@ -42,11 +42,15 @@ export class Checker {
   }
 }
 
-/** "500ms", "90s", "2m", "1h", or a number of milliseconds; undefined otherwise. */
+/**
+ * A duration in the module's own grammar (assembly/policy/duration.ts and PolicyReader.duration), so
+ * a scenario and a policy accept the same text: a number of milliseconds >= 0, or digits with an
+ * optional fraction ("1.5s", ".5s", "1.s") and one of ms, s, m, h, nothing around them. Undefined otherwise.
+ */
 export function parseDuration(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v : undefined;
   if (typeof v !== "string") return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+  const m = /^(\d+\.?\d*|\.\d+)(ms|s|m|h)$/.exec(v);
   if (!m) return undefined;
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
 }
