@@ -330,7 +330,7 @@ describe("the sidecar under client faults", () => {
       }
       setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-    await within(new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve())), 20_000, "child client ready");
+    await within(new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve())), 60_000, "child client ready");
     expect(await active(sidecar)).toBe(500);
     child.kill("SIGKILL");
     const afterKill = await eventually(async () => (await active(sidecar)) === 0, 10_000, "streams of the killed client released");
