@@ -4,10 +4,12 @@
 //
 //   node dist/envoy-config/generate/index.js          write the files
 //   node dist/envoy-config/generate/index.js --check  exit 1 if a committed file differs
+//   --help lists the rest (--envoy-version, --out); an unknown option writes nothing
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { FORMS, type Form, type GenOptions, bootstrap } from "./bootstrap.js";
 import {
   destinationRule, extProcEnvoyFilter, ingressWasmPlugin, istioBootstrapOverride, stripOwnedHeadersFilter, virtualService,
@@ -158,20 +160,33 @@ export async function staleEnvoyFiles(root = ROOT): Promise<string[]> {
   }).map((f) => f.path);
 }
 
+const USAGE = `usage: node dist/envoy-config/generate/index.js [--check] [--envoy-version X.Y] [--out DIR]
+  (no option)         write every file under envoy/ for the current Envoy release
+  --check             write nothing; exit 1 if a committed file differs from what topology.ts generates
+  --envoy-version X.Y target that Envoy release (1.31 and newer)
+  --out DIR           write DIR/envoy/... instead of over this checkout's envoy/
+`;
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const args = process.argv.slice(2);
-  const at = args.indexOf("--envoy-version");
-  const version = at >= 0 ? parseVersion(args[at + 1] ?? "") : CURRENT_ENVOY;
-  if (!version) {
-    process.stderr.write(`generate: --envoy-version needs a version such as 1.32 (got ${JSON.stringify(args[at + 1] ?? "")})\n`);
+  let opts;
+  try {
+    // strict: a mistyped option is an error, never a silent rewrite of envoy/
+    opts = parseArgs({ options: { check: { type: "boolean" }, "envoy-version": { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } } }).values;
+  } catch (e) {
+    process.stderr.write(`generate: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const version = opts["envoy-version"] === undefined ? CURRENT_ENVOY : parseVersion(opts["envoy-version"]);
+  if (opts.help) {
+    process.stdout.write(USAGE);
+  } else if (!version) {
+    process.stderr.write(`generate: --envoy-version needs a version such as 1.32 (got ${JSON.stringify(opts["envoy-version"])})\n`);
     process.exitCode = 2;
-  } else if (args.includes("--check")) {
+  } else if (opts.check) {
     const stale = await staleEnvoyFiles();
     for (const f of stale) process.stderr.write(`${f}: differs from what topology.ts generates\n`);
     process.exitCode = stale.length ? 1 : 0;
   } else {
-    // Another version's files go to --out DIR (default: over envoy/, for the current release).
-    const out = args.indexOf("--out");
-    for (const f of await writeEnvoyFiles(out >= 0 ? args[out + 1] : ROOT, version)) process.stdout.write(`wrote ${f}\n`);
+    for (const f of await writeEnvoyFiles(opts.out ?? ROOT, version)) process.stdout.write(`wrote ${f}\n`);
   }
 }
