@@ -145,12 +145,22 @@ export function gatewayExtProcPolicy(role: Role): Obj[] {
 }
 
 function extensionPolicy(role: Role, name: string, body: Obj): Obj {
+  return routePolicy(role, "EnvoyExtensionPolicy", name, body);
+}
+
+/** An Envoy Gateway policy of `kind` on the role's HTTPRoute, in the route's namespace. */
+function routePolicy(role: Role, kind: string, name: string, body: Obj): Obj {
   const k = role.kubernetes!;
+  return egPolicy(kind, { name, namespace: k.namespace }, { kind: "HTTPRoute", name: k.service }, body);
+}
+
+/** The envelope every Envoy Gateway policy shares: its kind, where it lives, what it targets; `body` is the rest of its spec. */
+function egPolicy(kind: string, metadata: { name: string; namespace: string }, target: { kind: string; name: string }, body: Obj): Obj {
   return {
     apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    kind: "EnvoyExtensionPolicy",
-    metadata: { name, namespace: k.namespace },
-    spec: { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: k.service }], ...body },
+    kind,
+    metadata,
+    spec: { targetRefs: [{ group: "gateway.networking.k8s.io", ...target }], ...body },
   };
 }
 
@@ -162,15 +172,8 @@ function extensionPolicy(role: Role, name: string, body: Obj): Obj {
  */
 export function gatewayClientTrafficPolicy(owned: readonly string[]): Obj {
   if (owned.length > 64) throw new Error(`earlyRequestHeaders.remove takes at most 64 names; the module owns ${owned.length}`);
-  return {
-    apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    kind: "ClientTrafficPolicy",
-    metadata: { name: "failover-strip-owned-headers", namespace: EG_GATEWAY.namespace },
-    spec: {
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: EG_GATEWAY.name }],
-      headers: { earlyRequestHeaders: { remove: [...owned] } },
-    },
-  };
+  return egPolicy("ClientTrafficPolicy", { name: "failover-strip-owned-headers", namespace: EG_GATEWAY.namespace },
+    { kind: "Gateway", name: EG_GATEWAY.name }, { headers: { earlyRequestHeaders: { remove: [...owned] } } });
 }
 
 /**
@@ -179,20 +182,13 @@ export function gatewayClientTrafficPolicy(owned: readonly string[]): Obj {
  * headers; the route's own retry policy, from the role, retries in the chosen Service instead.
  */
 export function gatewayRetryPolicy(role: Role): Obj {
-  const k = role.kubernetes!;
-  return {
-    apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    kind: "BackendTrafficPolicy",
-    metadata: { name: "failover-retry", namespace: k.namespace },
-    spec: {
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: k.service }],
-      retry: {
-        numRetries: role.retry.numRetries,
-        retryOn: { triggers: role.retry.retryOn.split(",") },
-        perRetry: { timeout: `${role.retry.perTryTimeoutSeconds}s` },
-      },
+  return routePolicy(role, "BackendTrafficPolicy", "failover-retry", {
+    retry: {
+      numRetries: role.retry.numRetries,
+      retryOn: { triggers: role.retry.retryOn.split(",") },
+      perRetry: { timeout: `${role.retry.perTryTimeoutSeconds}s` },
     },
-  };
+  });
 }
 
 /**
