@@ -28,7 +28,7 @@ function newest(paths) {
 
 const stale = (output, sources) => !existsSync(output) || statSync(output).mtimeMs < newest(sources);
 
-const wasmSources = [at("assembly"), at("asconfig.json"), at("package-lock.json"), at("scripts", "shrink-wasm.mjs")];
+const wasmSources = [at("assembly"), at("asconfig.json"), at("package-lock.json"), at("scripts", "shrink-wasm.mjs"), at("scripts", "static-block-sizes.mjs")];
 const modules = [
   { out: "build/failover.wasm", entry: "assembly/index.ts", target: "release" },
   { out: "build/failover.debug.wasm", entry: "assembly/index.ts", target: "debug" },

@@ -1,7 +1,7 @@
 // Every documented maximum (docs/testing.md, "Limits"), at the limit and one past it: accepted up
 // to it, refused beyond it with a clear message. Filter limits hold in both modes (the sidecar
 // runs the same module); the sidecar's own limits are checked over real gRPC.
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,6 +34,19 @@ const routes = (n: number, extra: object = {}) => Array.from({ length: n }, (_, 
 describe("filter limits (both modes)", () => {
   it("the module itself stays within 64 KiB", () => {
     expect(statSync(FAILOVER_WASM).size).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it("its static objects carry no allocator size words (the build drops them: scripts/static-block-sizes.mjs)", async () => {
+    const { dropStaticBlockSizes } = await import("../scripts/static-block-sizes.mjs");
+    expect(dropStaticBlockSizes(readFileSync(FAILOVER_WASM)).dropped).toBe(0);
+    // asc's own release output has them, one data segment each, and stays valid without them.
+    const { default: asc } = await import("assemblyscript/asc");
+    const out = join(mkdtempSync(join(tmpdir(), "failover-asc-")), "probe.wasm");
+    const { error } = await asc.main(["assembly/fixtures/probe.ts", "--config", "asconfig.json", "--target", "release", "--outFile", out], { stdout: { write() {} }, stderr: { write() {} } });
+    expect(error).toBeNull();
+    const dropped = dropStaticBlockSizes(readFileSync(out));
+    expect(dropped.dropped).toBeGreaterThan(20);
+    expect(WebAssembly.validate(dropped.bytes)).toBe(true);
   });
 
   it("clusters: 64", () => {
