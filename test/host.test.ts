@@ -92,6 +92,15 @@ describe("header maps", () => {
     expect(PluginVm.decodePairs(bytes)?.map(([k, v]) => [k, new TextDecoder().decode(v)])).toEqual([["a", "1"], [":path", ""]]);
     expect(PluginVm.decodePairs(bytes.subarray(0, bytes.length - 1))).toBeUndefined();
   });
+
+  it("decodes pairs from the module's memory (a Buffer) into copies the module cannot overwrite later", () => {
+    // proxy_set_header_map_pairs and proxy_send_local_response hand decodePairs a Buffer view of
+    // linear memory; Buffer's slice() is a view, so values must be copied out of it.
+    const memory = Buffer.from(PluginVm.encodePairs([{ name: "x-a", value: Buffer.from("before") }]));
+    const [[, value]] = PluginVm.decodePairs(memory)!;
+    memory.fill(0x21);
+    expect(Buffer.from(value).toString()).toBe("before");
+  });
 });
 
 describe("properties", () => {

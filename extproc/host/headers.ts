@@ -1,20 +1,67 @@
 // A header map as Envoy keeps it: ordered entries, names lower-cased, repeated names allowed,
 // pseudo-headers (":authority", ":path", ...) stored like any other entry. Values are bytes:
-// Envoy does not require UTF-8, and ext_proc carries them as raw bytes.
+// Envoy does not require UTF-8, and ext_proc carries them as raw bytes. The map keeps each value
+// as it was given (a string, or bytes such as ext_proc's raw_value) and encodes a string to
+// UTF-8 only when someone asks for its bytes: most headers of a request are never read by the
+// module, so most are never converted (the host writes a string straight into the module's
+// memory when it is read: memory.ts).
+
+import { utf8Length } from "./text.js";
 
 const fromUtf8 = new TextDecoder();
 
 export type HeaderValue = string | Uint8Array;
-/** What callers hand in: [name, value] pairs or a plain object (arrays for repeated names). */
-export type HeaderInput = Iterable<readonly [string, HeaderValue]> | Record<string, HeaderValue | HeaderValue[]>;
+/**
+ * What callers hand in: [name, value] pairs, a plain object (arrays for repeated names), or a
+ * HeaderMap (its entries are taken as they are, without converting a value).
+ */
+export type HeaderInput = Iterable<readonly [string, HeaderValue]> | Record<string, HeaderValue | HeaderValue[]> | HeaderMap;
 
 export interface HeaderEntry {
-  name: string; // lower case
-  value: Uint8Array;
+  /** Lower case. */
+  readonly name: string;
+  /** The value's bytes (a string value is encoded as UTF-8 on first read). */
+  readonly value: Uint8Array;
+  /** The value as given: a string, or bytes. */
+  readonly given: HeaderValue;
+  /** Length of the value in bytes, without encoding it. */
+  readonly byteLength: number;
 }
 
-// Buffer.from allocates small strings from a shared pool: much cheaper than TextEncoder per header.
-const asBytes = (v: HeaderValue): Uint8Array => (typeof v === "string" ? Buffer.from(v, "utf8") : v);
+/** One entry; immutable but for its cached bytes, so maps can share entries. */
+class Entry implements HeaderEntry {
+  private bytes: Uint8Array | undefined;
+
+  constructor(readonly name: string, readonly given: HeaderValue) {
+    this.bytes = typeof given === "string" ? undefined : given;
+  }
+
+  get value(): Uint8Array {
+    // Buffer.from allocates small strings from a shared pool: cheaper than TextEncoder.
+    return (this.bytes ??= Buffer.from(this.given as string, "utf8"));
+  }
+
+  get byteLength(): number {
+    return this.bytes !== undefined ? this.bytes.length : utf8Length(this.given as string);
+  }
+}
+
+/** Two values as bytes are equal (a string compared as its UTF-8 encoding). */
+export function sameValue(a: HeaderEntry, b: HeaderEntry): boolean {
+  if (a === b || a.given === b.given) return true;
+  const x = a.value;
+  const y = b.value;
+  return x.length === y.length && Buffer.compare(x, y) === 0;
+}
+
+const lower = (name: string): string => {
+  // Names from Envoy and ext_proc are lower case already: skip the copy toLowerCase makes.
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 0x7f) return name.toLowerCase();
+  }
+  return name;
+};
 
 export class HeaderMap {
   readonly entries: HeaderEntry[] = [];
@@ -24,7 +71,11 @@ export class HeaderMap {
   }
 
   addAll(input: HeaderInput): void {
-    if (Symbol.iterator in (input as object)) {
+    if (input instanceof HeaderMap) {
+      for (const e of input.entries) this.insert(e);
+    } else if (Array.isArray(input)) {
+      for (let i = 0; i < input.length; i++) this.add(input[i][0], input[i][1]);
+    } else if (Symbol.iterator in (input as object)) {
       for (const [n, v] of input as Iterable<readonly [string, HeaderValue]>) this.add(n, v);
     } else {
       for (const [n, v] of Object.entries(input as Record<string, HeaderValue | HeaderValue[]>)) {
@@ -35,40 +86,54 @@ export class HeaderMap {
 
   get size(): number { return this.entries.length; }
 
+  /** The first entry of `name`, or undefined. */
+  entry(name: string): HeaderEntry | undefined {
+    const key = lower(name);
+    for (const e of this.entries) if (e.name === key) return e;
+    return undefined;
+  }
+
   /** The first value of `name` as bytes, or undefined. */
   getBytes(name: string): Uint8Array | undefined {
-    const key = name.toLowerCase();
-    for (const e of this.entries) if (e.name === key) return e.value;
-    return undefined;
+    return this.entry(name)?.value;
   }
 
   /** The first value of `name` decoded as UTF-8, or undefined. */
   get(name: string): string | undefined {
-    const b = this.getBytes(name);
-    return b === undefined ? undefined : fromUtf8.decode(b);
+    const e = this.entry(name);
+    return e === undefined ? undefined : decode(e);
   }
 
   /** Every value of `name`, in order. */
   getAll(name: string): string[] {
-    const key = name.toLowerCase();
-    return this.entries.filter((e) => e.name === key).map((e) => fromUtf8.decode(e.value));
+    const key = lower(name);
+    return this.entries.filter((e) => e.name === key).map(decode);
   }
 
-  has(name: string): boolean { return this.getBytes(name) !== undefined; }
+  has(name: string): boolean { return this.entry(name) !== undefined; }
 
   /**
    * Appends an entry as Envoy's HeaderMapImpl does: a pseudo-header (":name") goes after the
    * last pseudo-header, before every regular header; any other name goes at the end.
    */
   add(name: string, value: HeaderValue): void {
-    const entry = { name: name.toLowerCase(), value: asBytes(value) };
+    this.insert(new Entry(lower(name), value));
+  }
+
+  private insert(entry: HeaderEntry): void {
+    const entries = this.entries;
     if (entry.name.charCodeAt(0) !== 58 /* ":" */) {
-      this.entries.push(entry);
+      entries.push(entry);
       return;
     }
-    let i = 0;
-    while (i < this.entries.length && this.entries[i].name.charCodeAt(0) === 58) i++;
-    this.entries.splice(i, 0, entry);
+    let i = entries.length;
+    // Pseudo-headers come first: find the end of that run (usually: the whole map so far).
+    if (i > 0 && entries[i - 1].name.charCodeAt(0) !== 58) {
+      i = 0;
+      while (entries[i].name.charCodeAt(0) === 58) i++;
+    }
+    if (i === entries.length) entries.push(entry);
+    else entries.splice(i, 0, entry);
   }
 
   /** Envoy's setCopy (current Envoy): removes every entry of `name`, then appends one. */
@@ -79,7 +144,7 @@ export class HeaderMap {
 
   /** Removes every entry of `name`; returns how many were removed. */
   remove(name: string): number {
-    const key = name.toLowerCase();
+    const key = lower(name);
     const before = this.entries.length;
     for (let j = this.entries.length - 1; j >= 0; j--) if (this.entries[j].name === key) this.entries.splice(j, 1);
     return before - this.entries.length;
@@ -89,12 +154,18 @@ export class HeaderMap {
 
   /** Entries as [name, UTF-8 value] pairs. */
   toPairs(): [string, string][] {
-    return this.entries.map((e) => [e.name, fromUtf8.decode(e.value)]);
+    return this.entries.map((e) => [e.name, decode(e)]);
   }
 
   clone(): HeaderMap {
     const m = new HeaderMap();
-    for (const e of this.entries) m.entries.push({ name: e.name, value: e.value });
+    for (const e of this.entries) m.entries.push(e);
     return m;
   }
+}
+
+/** A value as text: a string as given (unless it has lone surrogates, which UTF-8 replaces), bytes decoded as UTF-8. */
+function decode(e: HeaderEntry): string {
+  const g = e.given;
+  return typeof g === "string" && (g as unknown as { isWellFormed(): boolean }).isWellFormed() ? g : fromUtf8.decode(e.value);
 }

@@ -3,6 +3,8 @@
 // proxy-wasm's "return a buffer" convention asks.
 
 import { WasmResult } from "./abi.js";
+import { type PairSource, pairsSize, writePairs } from "./pairs.js";
+import { utf8Length, writeUtf8 } from "./text.js";
 
 type Alloc = (size: number) => number | bigint | undefined;
 
@@ -52,14 +54,46 @@ export class GuestMemory {
     return true;
   }
 
+  /** A copy of guest bytes (the module may overwrite its memory once it runs again). */
+  copy(ptr: number, size: number): Uint8Array | undefined {
+    if (!this.inBounds(ptr, size)) return undefined;
+    const out = Buffer.allocUnsafe(size); // small sizes come from Node's shared pool
+    this.bytes.copy(out, 0, ptr, ptr + size);
+    return out;
+  }
+
   /** Copies `data` into memory the module allocates and writes (pointer, size) to the slots. */
   give(data: Uint8Array, ptrSlot: number, sizeSlot: number): WasmResult {
-    if (data.length === 0) {
-      return this.writeU32(ptrSlot, 0) && this.writeU32(sizeSlot, 0) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-    }
-    const p = Number(this.alloc(data.length)) >>> 0;
-    if (p === 0 || !this.inBounds(p, data.length)) return WasmResult.InvalidMemoryAccess;
-    this.mem().set(data, p);
-    return this.writeU32(ptrSlot, p) && this.writeU32(sizeSlot, data.length) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    const p = this.reserve(data.length, ptrSlot, sizeSlot);
+    if (p > 0) this.bytes.set(data, p);
+    return p < 0 ? WasmResult.InvalidMemoryAccess : WasmResult.Ok;
+  }
+
+  /** give() for a value that may be a string: its UTF-8 bytes, written without an intermediate Buffer. */
+  giveValue(value: string | Uint8Array, ptrSlot: number, sizeSlot: number): WasmResult {
+    if (typeof value !== "string") return this.give(value, ptrSlot, sizeSlot);
+    const length = utf8Length(value);
+    const p = this.reserve(length, ptrSlot, sizeSlot);
+    if (p > 0) writeUtf8(this.bytes, p, value, length);
+    return p < 0 ? WasmResult.InvalidMemoryAccess : WasmResult.Ok;
+  }
+
+  /** give() for entries serialized in the pairs format, written straight into the module's memory. */
+  givePairs(entries: readonly PairSource[], ptrSlot: number, sizeSlot: number): WasmResult {
+    const p = this.reserve(entries.length ? pairsSize(entries) : 0, ptrSlot, sizeSlot);
+    if (p > 0) writePairs(entries, this.bytes, p);
+    return p < 0 ? WasmResult.InvalidMemoryAccess : WasmResult.Ok;
+  }
+
+  /**
+   * Memory for `size` bytes from the module's allocator, its (pointer, size) written to the
+   * slots: the pointer (0 for no bytes: nothing allocated), or -1 when the module or a slot failed.
+   */
+  private reserve(size: number, ptrSlot: number, sizeSlot: number): number {
+    if (size === 0) return this.writeU32(ptrSlot, 0) && this.writeU32(sizeSlot, 0) ? 0 : -1;
+    const p = Number(this.alloc(size)) >>> 0;
+    // The allocator may grow the memory: inBounds re-views it.
+    if (p === 0 || !this.inBounds(p, size)) return -1;
+    return this.writeU32(ptrSlot, p) && this.writeU32(sizeSlot, size) ? p : -1;
   }
 }

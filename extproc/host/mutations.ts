@@ -5,7 +5,7 @@
 // allocated for a callback that writes nothing.
 
 import { BufferType, MapType } from "./abi.js";
-import type { HeaderMap, HeaderValue } from "./headers.js";
+import { type HeaderEntry, type HeaderMap, type HeaderValue, sameValue } from "./headers.js";
 
 /** A reply the module (or a VM failure) sent instead of letting the request go upstream. */
 export interface LocalReply {
@@ -45,7 +45,8 @@ export const NO_MUTATIONS: Mutations = Object.freeze({ headers: EMPTY_HEADERS, r
 
 /** Writes to one header map that remember what each touched name held before. */
 export class HeaderEditor {
-  private readonly before = new Map<string, Uint8Array[]>();
+  /** Per touched name, its entries before the first write (entries are immutable: no copy of a value). */
+  private readonly before = new Map<string, HeaderEntry[]>();
 
   constructor(readonly map: HeaderMap) {}
 
@@ -66,7 +67,7 @@ export class HeaderEditor {
 
   /** proxy_set_header_map_pairs: every name before and after is touched. */
   replaceAll(pairs: Iterable<readonly [string, HeaderValue]>): void {
-    for (const [name, values] of valuesByName(this.map, undefined)) if (!this.before.has(name)) this.before.set(name, values);
+    for (const [name, entries] of entriesByName(this.map, undefined)) if (!this.before.has(name)) this.before.set(name, entries);
     this.map.clear();
     for (const [name, value] of pairs) this.add(name, value);
   }
@@ -78,9 +79,11 @@ export class HeaderEditor {
    * removed ones. One pass over the map.
    */
   changes(): HeaderChange[] {
-    const now = valuesByName(this.map, this.before);
+    const now = entriesByName(this.map, this.before);
     const out: HeaderChange[] = [];
-    for (const [name, values] of now) if (!sameValues(this.before.get(name)!, values)) out.push({ name, values });
+    for (const [name, entries] of now) {
+      if (!sameValues(this.before.get(name)!, entries)) out.push({ name, values: entries.map((e) => e.value) });
+    }
     for (const [name, was] of this.before) if (!now.has(name) && was.length > 0) out.push({ name, values: [] });
     return out;
   }
@@ -88,26 +91,26 @@ export class HeaderEditor {
   private keep(name: string): void {
     const key = name.toLowerCase();
     if (this.before.has(key)) return;
-    const values: Uint8Array[] = [];
-    for (const e of this.map.entries) if (e.name === key) values.push(e.value);
-    this.before.set(key, values);
+    const entries: HeaderEntry[] = [];
+    for (const e of this.map.entries) if (e.name === key) entries.push(e);
+    this.before.set(key, entries);
   }
 }
 
-/** Values grouped by name in map order, for every name or only those in `only`. */
-function valuesByName(map: HeaderMap, only: ReadonlyMap<string, unknown> | undefined): Map<string, Uint8Array[]> {
-  const out = new Map<string, Uint8Array[]>();
+/** Entries grouped by name in map order, for every name or only those in `only`. */
+function entriesByName(map: HeaderMap, only: ReadonlyMap<string, unknown> | undefined): Map<string, HeaderEntry[]> {
+  const out = new Map<string, HeaderEntry[]>();
   for (const e of map.entries) {
     if (only && !only.has(e.name)) continue;
     const list = out.get(e.name);
-    if (list) list.push(e.value);
-    else out.set(e.name, [e.value]);
+    if (list) list.push(e);
+    else out.set(e.name, [e]);
   }
   return out;
 }
 
-function sameValues(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i] || Buffer.compare(v, b[i]) === 0);
+function sameValues(a: readonly HeaderEntry[], b: readonly HeaderEntry[]): boolean {
+  return a.length === b.length && a.every((e, i) => sameValue(e, b[i]));
 }
 
 /** Collects a stream's changes until the next callback result takes them. */

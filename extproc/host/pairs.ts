@@ -2,30 +2,58 @@
 // proxy-wasm-cpp-host's src/pairs_util.cc reads and writes it: u32 count, count × (u32 name
 // length, u32 value length), then each name and value NUL-terminated. Little endian.
 
+import { utf8Length, writeLatin1, writeUtf8 } from "./text.js";
+
 const latin1 = new TextDecoder("latin1");
 
 /** PROXY_WASM_HOST_PAIRS_MAX_BYTES / _MAX_COUNT (include/proxy-wasm/limits.h). */
 export const PAIRS_MAX_BYTES = 1024 * 1024;
 export const PAIRS_MAX_COUNT = 1024;
 
-/** Serializes entries (names as latin1 bytes, values as given). */
-export function encodePairs(entries: readonly { name: string | Uint8Array; value: Uint8Array }[]): Uint8Array {
+/** A pair to serialize: a name (a string is written as latin1), a value as bytes or UTF-8 text. */
+export interface PairSource {
+  readonly name: string | Uint8Array;
+  readonly value: Uint8Array;
+  /** The value as given, when it may be a string (a header entry): written without encoding it first. */
+  readonly given?: string | Uint8Array;
+}
+
+const valueOf = (e: PairSource) => e.given ?? e.value;
+const lengthOf = (v: string | Uint8Array) => (typeof v === "string" ? utf8Length(v) : v.length);
+
+/** Bytes the pairs format takes for `entries`. */
+export function pairsSize(entries: readonly PairSource[]): number {
   let size = 4 + entries.length * 8;
-  const names = entries.map((e) => (typeof e.name === "string" ? Buffer.from(e.name, "latin1") : e.name));
-  for (let i = 0; i < entries.length; i++) size += names[i].length + entries[i].value.length + 2;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, entries.length, true);
-  let at = 4 + entries.length * 8;
+  for (const e of entries) size += e.name.length + lengthOf(valueOf(e)) + 2;
+  return size;
+}
+
+/** Writes `entries` in the pairs format at `at` (pairsSize(entries) bytes, zeroed or not). */
+export function writePairs(entries: readonly PairSource[], out: Buffer, at: number): void {
+  out.writeUInt32LE(entries.length, at);
+  let data = at + 4 + entries.length * 8;
   for (let i = 0; i < entries.length; i++) {
-    view.setUint32(4 + i * 8, names[i].length, true);
-    view.setUint32(8 + i * 8, entries[i].value.length, true);
-    out.set(names[i], at);
-    at += names[i].length + 1;
-    out.set(entries[i].value, at);
-    at += entries[i].value.length + 1;
+    const { name } = entries[i];
+    const value = valueOf(entries[i]);
+    const valueLength = lengthOf(value);
+    out.writeUInt32LE(name.length, at + 4 + i * 8);
+    out.writeUInt32LE(valueLength, at + 8 + i * 8);
+    if (typeof name === "string") writeLatin1(out, data, name);
+    else out.set(name, data);
+    data += name.length;
+    out[data++] = 0;
+    if (typeof value === "string") writeUtf8(out, data, value, valueLength);
+    else out.set(value, data);
+    data += valueLength;
+    out[data++] = 0;
   }
-  return out;
+}
+
+/** Serializes entries (names as latin1 bytes, values as given). */
+export function encodePairs(entries: readonly PairSource[]): Uint8Array {
+  const out = Buffer.alloc(pairsSize(entries));
+  writePairs(entries, out, 0);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /**
@@ -44,7 +72,8 @@ export function decodePairs(data: Uint8Array): [string, Uint8Array][] | undefine
     const k = view.getUint32(4 + i * 8, true);
     const v = view.getUint32(8 + i * 8, true);
     if (at + k + v + 2 > data.length || data[at + k] !== 0 || data[at + k + 1 + v] !== 0) return undefined;
-    out.push([latin1.decode(data.subarray(at, at + k)), data.slice(at + k + 1, at + k + 1 + v)]);
+    // A copy: on a Buffer (the module's memory) slice() would be a view the module can overwrite.
+    out.push([latin1.decode(data.subarray(at, at + k)), new Uint8Array(data.subarray(at + k + 1, at + k + 1 + v))]);
     at += k + v + 2;
   }
   return at === data.length ? out : undefined;

@@ -18,53 +18,61 @@ function isTree(v: unknown): v is PropertyTree {
   return typeof v === "object" && v !== null && !(v instanceof Uint8Array);
 }
 
-export function serializeLeaf(v: PropertyLeaf): Uint8Array {
-  if (typeof v === "string") return Buffer.from(v, "utf8");
-  if (v instanceof Uint8Array) return v;
+/** A leaf's Envoy serialization; a string stays text (the caller writes it as UTF-8 where it goes). */
+export function serializeLeaf(v: PropertyLeaf): Uint8Array | string {
+  if (typeof v === "string" || v instanceof Uint8Array) return v;
   if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
-  const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  if (typeof v === "bigint") view.setBigInt64(0, BigInt.asIntN(64, v), true);
-  else if (Number.isInteger(v)) view.setBigInt64(0, BigInt(v), true);
-  else view.setFloat64(0, v, true);
+  const out = Buffer.allocUnsafe(8); // from Node's shared pool
+  if (typeof v === "bigint") out.writeBigInt64LE(BigInt.asIntN(64, v));
+  else if (Number.isSafeInteger(v)) {
+    const high = Math.floor(v / 0x1_0000_0000);
+    out.writeUInt32LE(v - high * 0x1_0000_0000, 0);
+    out.writeInt32LE(high, 4);
+  } else if (Number.isInteger(v)) out.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)));
+  else out.writeDoubleLE(v);
   return out;
 }
 
 export interface PropertyLookup {
   result: WasmResult;
-  value?: Uint8Array;
+  /** The serialized value (a string: its UTF-8 bytes). */
+  value?: Uint8Array | string;
   /** Why a lookup failed, for the host's log. */
   reason?: string;
 }
 
-/** Layers of properties: the stream's own first, then the VM's (node, plugin_name, ...). */
-export function lookupProperty(path: string[], ...layers: (PropertyTree | undefined)[]): PropertyLookup {
-  for (const layer of layers) {
-    let cur: PropertyLeaf | PropertyTree | undefined = layer;
-    let typed: Typed | undefined; // inside one of Envoy's messages (property-types.ts)
-    for (let i = 0; i < path.length && cur !== undefined; i++) {
-      if (typed) {
-        typed = step(typed, path[i]);
-        if (!typed) cur = undefined;
-        continue;
-      }
-      cur = isTree(cur) ? cur[path[i]] : undefined;
-      const type = isTree(cur) ? messageTypeAt(path, i + 1) : undefined;
-      if (type) typed = { kind: "message", type, value: cur as Record<string, unknown> };
-    }
-    if (cur === undefined) continue;
+const NOT_FOUND: PropertyLookup = Object.freeze({ result: WasmResult.NotFound });
+
+/** Layers of properties: the stream's own first, then the VM's (node, plugin_*, ...). */
+export function lookupProperty(path: readonly string[], first: PropertyTree | undefined, second?: PropertyTree): PropertyLookup {
+  const found = lookupIn(path, first);
+  return found === NOT_FOUND && second !== undefined ? lookupIn(path, second) : found;
+}
+
+function lookupIn(path: readonly string[], layer: PropertyTree | undefined): PropertyLookup {
+  let cur: PropertyLeaf | PropertyTree | undefined = layer;
+  let typed: Typed | undefined; // inside one of Envoy's messages (property-types.ts)
+  for (let i = 0; i < path.length && cur !== undefined; i++) {
     if (typed) {
-      const value = serializeTyped(typed);
-      return value ? { result: WasmResult.Ok, value } : { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} has no serialization` };
+      typed = step(typed, path[i]);
+      if (!typed) cur = undefined;
+      continue;
     }
-    if (isTree(cur)) {
-      // Envoy's own attribute maps (request, response, xds, ...) cannot list their keys, so
-      // Envoy answers SerializationFailure for them as a whole.
-      return { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} is a map Envoy does not serialize; read one of its fields` };
-    }
-    return { result: WasmResult.Ok, value: serializeLeaf(cur) };
+    cur = isTree(cur) ? cur[path[i]] : undefined;
+    const type = isTree(cur) ? messageTypeAt(path, i + 1) : undefined;
+    if (type) typed = { kind: "message", type, value: cur as Record<string, unknown> };
   }
-  return { result: WasmResult.NotFound };
+  if (cur === undefined) return NOT_FOUND;
+  if (typed) {
+    const value = serializeTyped(typed);
+    return value ? { result: WasmResult.Ok, value } : { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} has no serialization` };
+  }
+  if (isTree(cur)) {
+    // Envoy's own attribute maps (request, response, xds, ...) cannot list their keys, so
+    // Envoy answers SerializationFailure for them as a whole.
+    return { result: WasmResult.SerializationFailure, reason: `property ${path.join(".")} is a map Envoy does not serialize; read one of its fields` };
+  }
+  return { result: WasmResult.Ok, value: serializeLeaf(cur) };
 }
 
 /** Top-level names Envoy resolves itself (CEL activation, plugin_*): never read from filter state. */
@@ -91,4 +99,30 @@ export function setProperty(tree: PropertyTree, path: string[], value: PropertyL
     cur = cur[seg] as PropertyTree;
   }
   cur[path[path.length - 1]] = value;
+}
+
+/**
+ * Sets every leaf of `from` in `into` (setProperty for each leaf, without building its path):
+ * a level is created only on the way to a leaf, so an empty subtree changes nothing.
+ */
+export function mergeProperties(into: PropertyTree, from: PropertyTree): void {
+  for (const k of Object.keys(from)) {
+    const v = from[k];
+    if (v === undefined) continue;
+    if (!isTree(v)) {
+      into[k] = v;
+      continue;
+    }
+    const next = into[k];
+    if (isTree(next)) mergeProperties(next, v);
+    else if (hasLeaf(v)) mergeProperties((into[k] = {}), v);
+  }
+}
+
+function hasLeaf(tree: PropertyTree): boolean {
+  for (const k of Object.keys(tree)) {
+    const v = tree[k];
+    if (v !== undefined && (!isTree(v) || hasLeaf(v))) return true;
+  }
+  return false;
 }

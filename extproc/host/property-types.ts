@@ -26,6 +26,7 @@ function typeNamed(name: string): protobuf.Type {
 
 /** The message type of the property at the first `depth` segments of `path`, if it is one of Envoy's messages. */
 export function messageTypeAt(path: readonly string[], depth: number): protobuf.Type | undefined {
+  if (depth > 2 || (path[0] !== "xds" && path[0] !== "metadata")) return undefined; // where every MESSAGES entry starts
   for (const [at, name] of MESSAGES) {
     if (at.length === depth && at.every((s, i) => s === path[i])) return typeNamed(name);
   }

@@ -13,7 +13,7 @@ import { StreamStateError, WasmTrapError } from "./errors.js";
 import type { StreamAccess, StreamOwner } from "./access.js";
 import { HeaderInput, HeaderMap } from "./headers.js";
 import { type HeaderEditor, type LocalReply, MutationRecorder, type Mutations } from "./mutations.js";
-import { PropertyLeaf, PropertyTree, lookupFilterState, lookupProperty, setProperty } from "./properties.js";
+import { type PropertyTree, lookupFilterState, lookupProperty, mergeProperties, setProperty } from "./properties.js";
 
 export type { LocalReply } from "./mutations.js";
 
@@ -49,15 +49,15 @@ type Phase = "new" | "request" | "response" | "log" | "ended";
 /** One HTTP stream through a VM; PluginVm.createStream makes one. */
 export class HttpStream implements StreamAccess {
   readonly requestHeaders = new HeaderMap();
-  readonly requestTrailers = new HeaderMap();
   readonly responseHeaders = new HeaderMap();
-  readonly responseTrailers = new HeaderMap();
   requestBody: Uint8Array = new Uint8Array(0);
   responseBody: Uint8Array = new Uint8Array(0);
   /** Properties Envoy knows about this stream: source.address, xds.cluster_name, response.*. */
   readonly properties: PropertyTree;
-  /** Values the module stored with proxy_set_property, by raw path (Envoy: filter state "wasm.<path>"). */
-  private readonly filterState = new Map<string, Uint8Array>();
+  /** Values the module stored with proxy_set_property, by raw path (Envoy: filter state "wasm.<path>"); made on first use. */
+  private filterState: Map<string, Uint8Array> | undefined;
+  // Trailers are rare: their maps are made when first asked for.
+  private trailers: [HeaderMap | undefined, HeaderMap | undefined] = [undefined, undefined];
   /** The module changed request headers at some point: Envoy clears the route cache for ABI 0.2.x. */
   routeCacheCleared = false;
   localReply: LocalReply | undefined;
@@ -67,7 +67,7 @@ export class HttpStream implements StreamAccess {
   readonly resumed = { request: false, response: false };
 
   private phase: Phase = "new";
-  private readonly open = new Set<MapType>(); // maps the running callback may write
+  private open = 0; // the maps the running callback may write: a bit per MapType
   private bufferingRequest = false;
   private bufferingResponse = false;
   private readonly recorder = new MutationRecorder();
@@ -82,6 +82,9 @@ export class HttpStream implements StreamAccess {
   constructor(readonly vm: StreamOwner, readonly id: number, properties: PropertyTree, private readonly bypass: boolean) {
     this.properties = properties;
   }
+
+  get requestTrailers(): HeaderMap { return (this.trailers[0] ??= new HeaderMap()); }
+  get responseTrailers(): HeaderMap { return (this.trailers[1] ??= new HeaderMap()); }
 
   // ---- driving the stream ------------------------------------------------------------------
 
@@ -155,12 +158,9 @@ export class HttpStream implements StreamAccess {
 
   get ended(): boolean { return this.phase === "ended"; }
 
+  /** Sets each leaf of `tree` (under `prefix`) in the stream's properties. */
   setProperties(tree: PropertyTree, prefix: string[] = []): void {
-    for (const [k, v] of Object.entries(tree)) {
-      if (v === undefined) continue;
-      if (typeof v === "object" && !(v instanceof Uint8Array)) this.setProperties(v, [...prefix, k]);
-      else setProperty(this.properties, [...prefix, k], v as PropertyLeaf);
-    }
+    mergeProperties(this.properties, prefix.reduceRight<PropertyTree>((t, seg) => ({ [seg]: t }), tree));
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -173,13 +173,13 @@ export class HttpStream implements StreamAccess {
   }
 
   private headersCallback(name: string, type: MapType, map: HeaderMap, endOfStream?: boolean): CallbackResult {
-    this.open.add(type);
+    this.open |= 1 << type;
     const kind: CallbackKind = endOfStream === undefined ? "trailers" : "headers";
     const args = endOfStream === undefined ? [map.size] : [map.size, endOfStream ? 1 : 0];
     const r = this.invoke(name, kind, ...args);
     // A map stays writable while its callback holds the stream (Stop...) until continue_stream.
     const goes = r.status === HeadersStatus.Continue || r.status === HeadersStatus.ContinueAndEndStream;
-    if (goes || r.localReply) this.open.delete(type);
+    if (goes || r.localReply) this.open &= ~(1 << type);
     if (goes && type === MapType.HttpResponseHeaders) this.responseHeadersSent = true;
     return r;
   }
@@ -244,26 +244,26 @@ export class HttpStream implements StreamAccess {
       headers.add("content-type", "text/plain");
     }
     for (const [k, v] of p.headers) headers.add(k, v);
-    this.open.clear();
+    this.open = 0;
     this.phase = "response";
     setProperty(this.properties, ["response", "code"], p.status);
     setProperty(this.properties, ["response", "code_details"], p.details);
     this.responseHeaders.clear();
-    this.responseHeaders.addAll(headers.entries.map((e) => [e.name, e.value] as const));
+    this.responseHeaders.addAll(headers);
     this.responseBody = p.body;
     this.localReply = { ...p, headers: this.responseHeaders };
     if (p.grpcStatus > 16) delete this.localReply.grpcStatus;
     if (fromEncoder) return;
     const reply = this.localReply;
     this.localReply = undefined; // let the encoder callbacks run
-    this.open.add(MapType.HttpResponseHeaders);
+    this.open = 1 << MapType.HttpResponseHeaders;
     try {
       this.vm.call("proxy_on_response_headers", this.id, this.id, this.responseHeaders.size, p.body.length ? 0 : 1);
       if (p.body.length) this.vm.call("proxy_on_response_body", this.id, this.id, p.body.length, 1);
     } catch (e) {
       if (!(e instanceof WasmTrapError)) throw e;
     } finally {
-      this.open.clear();
+      this.open = 0;
       this.pendingReply = undefined; // a second reply from the encoder path is ignored, as in Envoy
       this.localReply = reply;
     }
@@ -279,7 +279,7 @@ export class HttpStream implements StreamAccess {
       // it has no request trailers.
       return write || type === MapType.HttpRequestTrailers ? undefined : m;
     }
-    return this.open.has(type) ? m : undefined;
+    return this.open & (1 << type) ? m : undefined;
   }
 
   edit(type: MapType): HeaderEditor | undefined {
@@ -320,11 +320,11 @@ export class HttpStream implements StreamAccess {
   /** Envoy's order: the stream's attributes, then the VM's (xds, plugin_*), then filter state. */
   property(path: string[]) {
     const found = lookupProperty(path, this.properties, this.vm.properties);
-    return found.result === WasmResult.NotFound ? lookupFilterState(path, this.filterState) : found;
+    return found.result === WasmResult.NotFound && this.filterState ? lookupFilterState(path, this.filterState) : found;
   }
 
   setProperty(rawPath: string, value: Uint8Array): WasmResult {
-    this.filterState.set(rawPath, value);
+    (this.filterState ??= new Map()).set(rawPath, value);
     return WasmResult.Ok;
   }
 
@@ -341,8 +341,7 @@ export class HttpStream implements StreamAccess {
   continueStream(type: StreamType): WasmResult {
     if (type === StreamType.Request) this.resumed.request = true;
     else this.resumed.response = true;
-    this.open.delete(MapType.HttpRequestHeaders);
-    this.open.delete(MapType.HttpRequestTrailers);
+    this.open &= ~((1 << MapType.HttpRequestHeaders) | (1 << MapType.HttpRequestTrailers));
     return WasmResult.Ok;
   }
 

@@ -2,7 +2,7 @@
 // (access.ts); writes go through the stream's recording editor, so the caller learns what changed.
 
 import { MapType, WasmResult } from "../abi.js";
-import { decodePairs, encodePairs } from "../pairs.js";
+import { decodePairs } from "../pairs.js";
 import { BAD, MEM, type HostContext, type HostFunctions } from "./context.js";
 
 export function headerCalls(h: HostContext): HostFunctions {
@@ -11,18 +11,18 @@ export function headerCalls(h: HostContext): HostFunctions {
   const writeHeader = (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number, op: "set" | "add"): number => {
     if (!validType(type)) return BAD;
     const key = h.memory.readString(kPtr, kSize);
-    const value = h.memory.read(vPtr, vSize);
+    const value = h.memory.copy(vPtr, vSize);
     if (key === undefined || !value) return MEM;
     const editor = h.stream()?.edit(type);
     if (!editor) return BAD;
-    editor[op](key, Uint8Array.from(value));
+    editor[op](key, value);
     return WasmResult.Ok;
   };
   return {
     proxy_get_header_map_pairs(type: number, retPtr: number, retSize: number): number {
       if (!validType(type)) return BAD;
       const m = h.stream()?.map(type, false);
-      return h.memory.give(m && m.size ? encodePairs(m.entries) : new Uint8Array(0), retPtr, retSize);
+      return h.memory.givePairs(m ? m.entries : [], retPtr, retSize);
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
       if (!validType(type)) return BAD;
@@ -41,9 +41,9 @@ export function headerCalls(h: HostContext): HostFunctions {
       const m = s?.map(type, false);
       // A map Envoy has no pointer to in the access-log phase reads as absent (ABI 0.2.x).
       if (!m) return s?.inLogPhase ? WasmResult.NotFound : BAD;
-      const v = m.getBytes(key);
-      if (v === undefined) return WasmResult.NotFound;
-      return h.memory.give(v, retPtr, retSize);
+      const e = m.entry(key);
+      if (e === undefined) return WasmResult.NotFound;
+      return h.memory.giveValue(e.given, retPtr, retSize);
     },
     proxy_replace_header_map_value(type: number, kPtr: number, kSize: number, vPtr: number, vSize: number): number {
       return writeHeader(type, kPtr, kSize, vPtr, vSize, "set");
@@ -66,7 +66,7 @@ export function headerCalls(h: HostContext): HostFunctions {
       if (!m) return BAD;
       // Envoy reports HeaderMap::byteSize(): the sum of name and value lengths.
       let n = 0;
-      for (const e of m.entries) n += e.name.length + e.value.length;
+      for (const e of m.entries) n += e.name.length + e.byteLength;
       return h.memory.writeU32(retSize, n) ? WasmResult.Ok : MEM;
     },
   };

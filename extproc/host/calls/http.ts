@@ -40,7 +40,7 @@ export function httpCalls(h: HostContext, config: ConfigBuffers): HostFunctions 
       if (!data) return MEM;
       const s = h.stream();
       if (!s || (type !== BufferType.HttpRequestBody && type !== BufferType.HttpResponseBody)) return BAD;
-      return s.setBuffer(type, start >>> 0, length >>> 0, Uint8Array.from(data));
+      return s.setBuffer(type, start >>> 0, length >>> 0, new Uint8Array(data));
     },
     proxy_send_local_response(status: number, dPtr: number, dSize: number, bPtr: number, bSize: number, hPtr: number, hSize: number, grpc: number): number {
       const details = h.memory.readString(dPtr, dSize);
@@ -50,7 +50,7 @@ export function httpCalls(h: HostContext, config: ConfigBuffers): HostFunctions 
       const s = h.stream();
       if (!s) return WasmResult.Ok; // Envoy: no effect outside an HTTP stream
       const pairs = decodePairs(headers) ?? [];
-      s.sendLocalReply(status >>> 0, details.replace(/\s/g, "_"), Uint8Array.from(body), pairs, grpc >>> 0);
+      s.sendLocalReply(status >>> 0, details.replace(/\s/g, "_"), new Uint8Array(body), pairs, grpc >>> 0);
       return WasmResult.Ok;
     },
     proxy_continue_stream(type: number): number {

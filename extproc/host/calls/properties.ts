@@ -10,14 +10,14 @@ export function propertyCalls(h: HostContext, vmProperties: PropertyTree): HostF
     proxy_get_property(pPtr: number, pSize: number, retPtr: number, retSize: number): number {
       const raw = h.memory.read(pPtr, pSize);
       if (!raw) return MEM;
-      let path = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8").split("\0");
+      let path = h.memory.readString(pPtr, pSize)!.split("\0");
       if (path.length > 1 && path[path.length - 1] === "") path = path.slice(0, -1);
       if (path.length === 0 || path[0] === "") return WasmResult.SerializationFailure;
       const s = h.stream();
       const found = s ? s.property(path) : lookupProperty(path, vmProperties);
       if (found.reason) h.log(LogLevel.Warn, `host: get_property: ${found.reason}`);
       if (found.result !== WasmResult.Ok) return found.result;
-      return h.memory.give(found.value!, retPtr, retSize);
+      return h.memory.giveValue(found.value!, retPtr, retSize);
     },
     proxy_set_property(pPtr: number, pSize: number, vPtr: number, vSize: number): number {
       const raw = h.memory.read(pPtr, pSize);
@@ -26,7 +26,7 @@ export function propertyCalls(h: HostContext, vmProperties: PropertyTree): HostF
       const s = h.stream();
       if (!s) return WasmResult.NotFound;
       // Envoy keys filter state by the raw path ("wasm." + every byte, NULs included).
-      return s.setProperty(Buffer.from(raw).toString("latin1"), Uint8Array.from(value));
+      return s.setProperty(Buffer.from(raw).toString("latin1"), new Uint8Array(value));
     },
   };
 }
