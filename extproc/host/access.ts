@@ -16,7 +16,7 @@ export interface StreamAccess {
   edit(type: MapType): HeaderEditor | undefined;
   buffer(type: BufferType): Uint8Array | undefined;
   setBuffer(type: BufferType, start: number, length: number, data: Uint8Array): WasmResult;
-  property(path: string[]): PropertyLookup;
+  property(path: readonly string[]): PropertyLookup;
   setProperty(rawPath: string, value: Uint8Array): WasmResult;
   /** on_log is running: header maps Envoy holds no pointer to read as absent. */
   readonly inLogPhase: boolean;

@@ -54,14 +54,10 @@ export function sameValue(a: HeaderEntry, b: HeaderEntry): boolean {
   return x.length === y.length && Buffer.compare(x, y) === 0;
 }
 
-const lower = (name: string): string => {
-  // Names from Envoy and ext_proc are lower case already: skip the copy toLowerCase makes.
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || c > 0x7f) return name.toLowerCase();
-  }
-  return name;
-};
+// V8's toLowerCase is quicker than any check for upper case first (and copies nothing then).
+export const lower = (name: string): string => name.toLowerCase();
+
+const NONE: readonly HeaderEntry[] = Object.freeze([]);
 
 export class HeaderMap {
   readonly entries: HeaderEntry[] = [];
@@ -144,10 +140,30 @@ export class HeaderMap {
 
   /** Removes every entry of `name`; returns how many were removed. */
   remove(name: string): number {
-    const key = lower(name);
-    const before = this.entries.length;
-    for (let j = this.entries.length - 1; j >= 0; j--) if (this.entries[j].name === key) this.entries.splice(j, 1);
-    return before - this.entries.length;
+    return this.take(lower(name)).length;
+  }
+
+  /** Removes the entries of `key` (lower case) in one pass and returns them, in order. */
+  take(key: string): readonly HeaderEntry[] {
+    const entries = this.entries;
+    let taken: HeaderEntry[] | undefined;
+    let kept = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.name === key) (taken ??= []).push(e);
+      else if (taken) entries[kept++] = e;
+      else kept++;
+    }
+    if (!taken) return NONE;
+    entries.length = kept;
+    return taken;
+  }
+
+  /** The entries of `key` (lower case), in order. */
+  entriesOf(key: string): readonly HeaderEntry[] {
+    let found: HeaderEntry[] | undefined;
+    for (const e of this.entries) if (e.name === key) (found ??= []).push(e);
+    return found ?? NONE;
   }
 
   clear(): void { this.entries.length = 0; }

@@ -20,9 +20,11 @@ export function linkImports(module: WebAssembly.Module, provided: Provided, star
   for (const { module: from, name } of wanted) {
     const f = provided[from][name];
     const key = `${from}.${name}`;
-    (linked[from] ??= {})[name] = ALLOWED_DURING_START.has(key) ? f : (...a: never[]) => {
+    (linked[from] ??= {})[name] = ALLOWED_DURING_START.has(key) ? f : function guarded(this: unknown) {
       if (starting()) throw new WebAssembly.RuntimeError(`restricted_callback: ${key} called during start-up`);
-      return f(...a);
+      // apply with `arguments`: V8 passes them on without building an array (rest/spread did).
+      // eslint-disable-next-line prefer-rest-params
+      return f.apply(undefined, arguments as unknown as never[]);
     };
   }
   return linked as WebAssembly.Imports;

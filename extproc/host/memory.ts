@@ -6,11 +6,18 @@ import { WasmResult } from "./abi.js";
 import { type PairSource, pairsSize, writePairs } from "./pairs.js";
 import { utf8Length, writeUtf8 } from "./text.js";
 
+const TEXT_SLOTS = 256; // a power of two
+const TEXT_MAX = 128; // longer texts are decoded each time
+
 type Alloc = (size: number) => number | bigint | undefined;
 
 export class GuestMemory {
   private bytes: Buffer = Buffer.alloc(0);
+  private plain = new Uint8Array(0);
   private view = new DataView(new ArrayBuffer(0));
+
+  /** Texts decoded lately, by a hash of their bytes (readString). */
+  private readonly texts: (string | undefined)[] = new Array<string | undefined>(TEXT_SLOTS).fill(undefined);
 
   constructor(private readonly memory: WebAssembly.Memory, private readonly alloc: Alloc) {}
 
@@ -19,6 +26,7 @@ export class GuestMemory {
     if (this.bytes.length === 0) {
       const buf = this.memory.buffer;
       this.bytes = Buffer.from(buf);
+      this.plain = new Uint8Array(buf);
       this.view = new DataView(buf);
     }
     return this.bytes;
@@ -35,11 +43,27 @@ export class GuestMemory {
 
   /** A view (not a copy) of guest bytes: copy it before the module runs again. */
   read(ptr: number, size: number): Uint8Array | undefined {
-    return this.inBounds(ptr, size) ? this.mem().subarray(ptr, ptr + size) : undefined;
+    // A plain Uint8Array (a Buffer subarray is a subclass instance, slower to make and to copy).
+    return this.inBounds(ptr, size) ? this.plain.subarray(ptr, ptr + size) : undefined;
   }
 
+  /**
+   * Guest bytes decoded as UTF-8. Modules pass the same few names (header names, property paths,
+   * shared-data keys) again and again, often from fresh buffers: a small table keyed by the
+   * bytes themselves (length, first and last byte) keeps the last ASCII text of each slot, and
+   * serves it again when the bytes spell it, without a call into Node's decoder.
+   */
   readString(ptr: number, size: number): string | undefined {
-    return this.inBounds(ptr, size) ? this.bytes.toString("utf8", ptr, ptr + size) : undefined;
+    if (!this.inBounds(ptr, size)) return undefined;
+    const bytes = this.bytes;
+    if (size === 0 || size > TEXT_MAX) return bytes.toString("utf8", ptr, ptr + size);
+    const slot = (size * 7 + bytes[ptr] * 3 + bytes[ptr + size - 1]) & (TEXT_SLOTS - 1);
+    const seen = this.texts[slot];
+    if (seen !== undefined && seen.length === size && sameText(bytes, ptr, seen)) return seen;
+    const s = bytes.toString("utf8", ptr, ptr + size);
+    // Only a text of one byte per character (ASCII) can be checked against the bytes like that.
+    if (s.length === size) this.texts[slot] = s;
+    return s;
   }
 
   writeU32(ptr: number, v: number): boolean {
@@ -60,6 +84,19 @@ export class GuestMemory {
     const out = Buffer.allocUnsafe(size); // small sizes come from Node's shared pool
     this.bytes.copy(out, 0, ptr, ptr + size);
     return out;
+  }
+
+  /**
+   * A value the module hands over (a header value): a short ASCII value as a string (readString
+   * serves repeated ones without allocating; its UTF-8 bytes are exactly the guest's), anything
+   * else as a copy of the bytes.
+   */
+  readValue(ptr: number, size: number): string | Uint8Array | undefined {
+    if (!this.inBounds(ptr, size)) return undefined;
+    if (size > TEXT_MAX) return this.copy(ptr, size);
+    const bytes = this.bytes;
+    for (let i = ptr; i < ptr + size; i++) if (bytes[i] > 0x7f) return this.copy(ptr, size);
+    return this.readString(ptr, size);
   }
 
   /** Copies `data` into memory the module allocates and writes (pointer, size) to the slots. */
@@ -96,4 +133,10 @@ export class GuestMemory {
     if (p === 0 || !this.inBounds(p, size)) return -1;
     return this.writeU32(ptrSlot, p) && this.writeU32(sizeSlot, size) ? p : -1;
   }
+}
+
+/** The bytes at `at` are the char codes of `s` (an ASCII text: one byte per character). */
+function sameText(bytes: Uint8Array, at: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (bytes[at + i] !== s.charCodeAt(i)) return false;
+  return true;
 }

@@ -5,7 +5,7 @@
 // allocated for a callback that writes nothing.
 
 import { BufferType, MapType } from "./abi.js";
-import { type HeaderEntry, type HeaderMap, type HeaderValue, sameValue } from "./headers.js";
+import { type HeaderEntry, type HeaderMap, type HeaderValue, lower, sameValue } from "./headers.js";
 
 /** A reply the module (or a VM failure) sent instead of letting the request go upstream. */
 export interface LocalReply {
@@ -46,23 +46,28 @@ export const NO_MUTATIONS: Mutations = Object.freeze({ headers: EMPTY_HEADERS, r
 /** Writes to one header map that remember what each touched name held before. */
 export class HeaderEditor {
   /** Per touched name, its entries before the first write (entries are immutable: no copy of a value). */
-  private readonly before = new Map<string, HeaderEntry[]>();
+  private readonly before = new Map<string, readonly HeaderEntry[]>();
 
   constructor(readonly map: HeaderMap) {}
 
+  // Every write goes through the map's own set/add/remove (callers may watch those).
   set(name: string, value: HeaderValue): void {
-    this.keep(name);
-    this.map.set(name, value);
+    this.map.set(this.keep(name), value);
   }
 
   add(name: string, value: HeaderValue): void {
-    this.keep(name);
-    this.map.add(name, value);
+    this.map.add(this.keep(name), value);
   }
 
   remove(name: string): void {
-    this.keep(name);
-    this.map.remove(name);
+    this.map.remove(this.keep(name));
+  }
+
+  /** Remembers the entries of `name` before its first write in this callback; returns it lower-cased. */
+  private keep(name: string): string {
+    const key = lower(name);
+    if (!this.before.has(key)) this.before.set(key, this.map.entriesOf(key));
+    return key;
   }
 
   /** proxy_set_header_map_pairs: every name before and after is touched. */
@@ -79,6 +84,7 @@ export class HeaderEditor {
    * removed ones. One pass over the map.
    */
   changes(): HeaderChange[] {
+    if (this.before.size <= FEW) return this.fewChanges();
     const now = entriesByName(this.map, this.before);
     const out: HeaderChange[] = [];
     for (const [name, entries] of now) {
@@ -88,14 +94,31 @@ export class HeaderEditor {
     return out;
   }
 
-  private keep(name: string): void {
-    const key = name.toLowerCase();
-    if (this.before.has(key)) return;
-    const entries: HeaderEntry[] = [];
-    for (const e of this.map.entries) if (e.name === key) entries.push(e);
-    this.before.set(key, entries);
+  /** changes() for a few touched names: a scan of the map per name, no Map of the whole map. */
+  private fewChanges(): HeaderChange[] {
+    const present: { name: string; first: number; entries: HeaderEntry[] }[] = [];
+    const removed: HeaderChange[] = [];
+    const entries = this.map.entries;
+    for (const [name, was] of this.before) {
+      let first = -1;
+      let now: HeaderEntry[] | undefined;
+      for (let i = 0; i < entries.length; i++) {
+        if (entries[i].name !== name) continue;
+        if (now) now.push(entries[i]);
+        else (now = [entries[i]]), (first = i);
+      }
+      if (now) {
+        if (!sameValues(was, now)) present.push({ name, first, entries: now });
+      } else if (was.length > 0) removed.push({ name, values: [] });
+    }
+    if (present.length === 0) return removed;
+    present.sort((a, b) => a.first - b.first); // in the map's order, as changes() reports them
+    return [...present.map(({ name, entries: now }) => ({ name, values: now.map((e) => e.value) })), ...removed];
   }
 }
+
+/** Up to this many touched names, changes() scans the map once per name. */
+const FEW = 8;
 
 /** Entries grouped by name in map order, for every name or only those in `only`. */
 function entriesByName(map: HeaderMap, only: ReadonlyMap<string, unknown> | undefined): Map<string, HeaderEntry[]> {
@@ -115,15 +138,18 @@ function sameValues(a: readonly HeaderEntry[], b: readonly HeaderEntry[]): boole
 
 /** Collects a stream's changes until the next callback result takes them. */
 export class MutationRecorder {
-  private editors: Map<MapType, HeaderEditor> | undefined;
+  /** The editors of this callback, in the order the maps were first written (at most one per map). */
+  private editors: { type: MapType; editor: HeaderEditor }[] | undefined;
   private bodies: Map<BufferType, Uint8Array> | undefined;
   private routeCache = false;
 
   editor(type: MapType, map: HeaderMap): HeaderEditor {
     if (type === MapType.HttpRequestHeaders) this.routeCache = true;
-    let e = this.editors?.get(type);
-    if (!e) (this.editors ??= new Map()).set(type, (e = new HeaderEditor(map)));
-    return e;
+    const editors = (this.editors ??= []);
+    for (const e of editors) if (e.type === type) return e.editor;
+    const editor = new HeaderEditor(map);
+    editors.push({ type, editor });
+    return editor;
   }
 
   body(type: BufferType, content: Uint8Array): void {
@@ -134,8 +160,8 @@ export class MutationRecorder {
   take(localReply?: LocalReply): Mutations {
     if (!this.editors && !this.bodies && !this.routeCache && !localReply) return NO_MUTATIONS;
     const headers = new Map<MapType, readonly HeaderChange[]>();
-    for (const [type, e] of this.editors ?? []) {
-      const changes = e.changes();
+    for (const { type, editor } of this.editors ?? []) {
+      const changes = editor.changes();
       if (changes.length) headers.set(type, changes);
     }
     const out: Mutations = { headers, routeCacheCleared: this.routeCache, bodies: this.bodies ?? EMPTY_BODIES, localReply };

@@ -22,15 +22,25 @@ function isTree(v: unknown): v is PropertyTree {
 export function serializeLeaf(v: PropertyLeaf): Uint8Array | string {
   if (typeof v === "string" || v instanceof Uint8Array) return v;
   if (typeof v === "boolean") return Uint8Array.of(v ? 1 : 0);
-  const out = Buffer.allocUnsafe(8); // from Node's shared pool
-  if (typeof v === "bigint") out.writeBigInt64LE(BigInt.asIntN(64, v));
-  else if (Number.isSafeInteger(v)) {
+  const out = new Uint8Array(8); // plain: a Buffer (a subclass) is slower to make
+  if (typeof v === "number" && Number.isSafeInteger(v)) {
     const high = Math.floor(v / 0x1_0000_0000);
-    out.writeUInt32LE(v - high * 0x1_0000_0000, 0);
-    out.writeInt32LE(high, 4);
-  } else if (Number.isInteger(v)) out.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)));
-  else out.writeDoubleLE(v);
+    putU32(out, 0, v - high * 0x1_0000_0000);
+    putU32(out, 4, high >>> 0);
+    return out;
+  }
+  const view = new DataView(out.buffer);
+  if (typeof v === "bigint") view.setBigInt64(0, BigInt.asIntN(64, v), true);
+  else if (Number.isInteger(v)) view.setBigInt64(0, BigInt.asIntN(64, BigInt(v)), true);
+  else view.setFloat64(0, v, true);
   return out;
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
 }
 
 export interface PropertyLookup {
@@ -85,7 +95,7 @@ const ENVOY_NAMES = new Set([
  * A value set with proxy_set_property: Envoy looks up filter state "wasm.<first segment>" and
  * navigates into it; a value set this way is plain bytes, so a longer path finds nothing.
  */
-export function lookupFilterState(path: string[], state: ReadonlyMap<string, Uint8Array>): PropertyLookup {
+export function lookupFilterState(path: readonly string[], state: ReadonlyMap<string, Uint8Array>): PropertyLookup {
   const v = ENVOY_NAMES.has(path[0]) ? undefined : state.get(path[0]);
   return v !== undefined && path.length === 1 ? { result: WasmResult.Ok, value: v } : { result: WasmResult.NotFound };
 }
@@ -106,7 +116,9 @@ export function setProperty(tree: PropertyTree, path: string[], value: PropertyL
  * a level is created only on the way to a leaf, so an empty subtree changes nothing.
  */
 export function mergeProperties(into: PropertyTree, from: PropertyTree): void {
-  for (const k of Object.keys(from)) {
+  // for-in over plain objects uses V8's enumeration cache (Object.keys allocates an array).
+  for (const k in from) {
+    if (!Object.hasOwn(from, k)) continue;
     const v = from[k];
     if (v === undefined) continue;
     if (!isTree(v)) {
@@ -120,7 +132,8 @@ export function mergeProperties(into: PropertyTree, from: PropertyTree): void {
 }
 
 function hasLeaf(tree: PropertyTree): boolean {
-  for (const k of Object.keys(tree)) {
+  for (const k in tree) {
+    if (!Object.hasOwn(tree, k)) continue;
     const v = tree[k];
     if (v !== undefined && (!isTree(v) || hasLeaf(v))) return true;
   }

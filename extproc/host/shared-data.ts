@@ -47,7 +47,7 @@ export class SharedData {
     const scope = this.scope(vmId);
     const cur = scope.get(key);
     if (cas !== 0 && cur !== undefined && cur.cas !== cas) return WasmResult.CasMismatch;
-    scope.set(key, { value: new Uint8Array(value), cas: this.takeCas() });
+    scope.set(key, { value: new Uint8Array(value), cas: this.takeCas() }); // a copy: the bytes may be the module's memory
     return WasmResult.Ok;
   }
 

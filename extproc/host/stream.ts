@@ -41,6 +41,9 @@ function convertStatus(kind: CallbackKind, result: number, stopped: boolean): nu
   return stopped || result > TrailersStatus.StopIteration ? TrailersStatus.StopIteration : result;
 }
 
+/** The body before any arrived (empty; nothing writes into a buffer in place). */
+const NO_BYTES = new Uint8Array(0);
+
 /** gRPC UNAVAILABLE, which Envoy attaches to wasm_fail_stream replies. */
 const GRPC_UNAVAILABLE = 14;
 
@@ -50,14 +53,15 @@ type Phase = "new" | "request" | "response" | "log" | "ended";
 export class HttpStream implements StreamAccess {
   readonly requestHeaders = new HeaderMap();
   readonly responseHeaders = new HeaderMap();
-  requestBody: Uint8Array = new Uint8Array(0);
-  responseBody: Uint8Array = new Uint8Array(0);
+  requestBody: Uint8Array = NO_BYTES;
+  responseBody: Uint8Array = NO_BYTES;
   /** Properties Envoy knows about this stream: source.address, xds.cluster_name, response.*. */
   readonly properties: PropertyTree;
   /** Values the module stored with proxy_set_property, by raw path (Envoy: filter state "wasm.<path>"); made on first use. */
   private filterState: Map<string, Uint8Array> | undefined;
   // Trailers are rare: their maps are made when first asked for.
-  private trailers: [HeaderMap | undefined, HeaderMap | undefined] = [undefined, undefined];
+  private requestTrailerMap: HeaderMap | undefined;
+  private responseTrailerMap: HeaderMap | undefined;
   /** The module changed request headers at some point: Envoy clears the route cache for ABI 0.2.x. */
   routeCacheCleared = false;
   localReply: LocalReply | undefined;
@@ -83,8 +87,8 @@ export class HttpStream implements StreamAccess {
     this.properties = properties;
   }
 
-  get requestTrailers(): HeaderMap { return (this.trailers[0] ??= new HeaderMap()); }
-  get responseTrailers(): HeaderMap { return (this.trailers[1] ??= new HeaderMap()); }
+  get requestTrailers(): HeaderMap { return (this.requestTrailerMap ??= new HeaderMap()); }
+  get responseTrailers(): HeaderMap { return (this.responseTrailerMap ??= new HeaderMap()); }
 
   // ---- driving the stream ------------------------------------------------------------------
 
@@ -160,7 +164,7 @@ export class HttpStream implements StreamAccess {
 
   /** Sets each leaf of `tree` (under `prefix`) in the stream's properties. */
   setProperties(tree: PropertyTree, prefix: string[] = []): void {
-    mergeProperties(this.properties, prefix.reduceRight<PropertyTree>((t, seg) => ({ [seg]: t }), tree));
+    mergeProperties(this.properties, prefix.length ? prefix.reduceRight<PropertyTree>((t, seg) => ({ [seg]: t }), tree) : tree);
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -318,7 +322,7 @@ export class HttpStream implements StreamAccess {
   }
 
   /** Envoy's order: the stream's attributes, then the VM's (xds, plugin_*), then filter state. */
-  property(path: string[]) {
+  property(path: readonly string[]) {
     const found = lookupProperty(path, this.properties, this.vm.properties);
     return found.result === WasmResult.NotFound && this.filterState ? lookupFilterState(path, this.filterState) : found;
   }

@@ -11,8 +11,8 @@ export function headerCalls(h: HostContext): HostFunctions {
   const writeHeader = (type: number, kPtr: number, kSize: number, vPtr: number, vSize: number, op: "set" | "add"): number => {
     if (!validType(type)) return BAD;
     const key = h.memory.readString(kPtr, kSize);
-    const value = h.memory.copy(vPtr, vSize);
-    if (key === undefined || !value) return MEM;
+    const value = h.memory.readValue(vPtr, vSize);
+    if (key === undefined || value === undefined) return MEM;
     const editor = h.stream()?.edit(type);
     if (!editor) return BAD;
     editor[op](key, value);

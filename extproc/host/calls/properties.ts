@@ -5,13 +5,26 @@ import { LogLevel, WasmResult } from "../abi.js";
 import { type PropertyTree, lookupProperty } from "../properties.js";
 import { MEM, type HostContext, type HostFunctions } from "./context.js";
 
+/** Property paths by their NUL-separated text: a module asks for the same few again and again. */
+const paths = new Map<string, readonly string[]>();
+
+function pathOf(raw: string): readonly string[] {
+  let path = paths.get(raw);
+  if (path) return path;
+  let parts = raw.split("\0");
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts = parts.slice(0, -1);
+  path = Object.freeze(parts);
+  if (paths.size >= 1024) paths.clear();
+  paths.set(raw, path);
+  return path;
+}
+
 export function propertyCalls(h: HostContext, vmProperties: PropertyTree): HostFunctions {
   return {
     proxy_get_property(pPtr: number, pSize: number, retPtr: number, retSize: number): number {
-      const raw = h.memory.read(pPtr, pSize);
-      if (!raw) return MEM;
-      let path = h.memory.readString(pPtr, pSize)!.split("\0");
-      if (path.length > 1 && path[path.length - 1] === "") path = path.slice(0, -1);
+      const raw = h.memory.readString(pPtr, pSize);
+      if (raw === undefined) return MEM;
+      const path = pathOf(raw);
       if (path.length === 0 || path[0] === "") return WasmResult.SerializationFailure;
       const s = h.stream();
       const found = s ? s.property(path) : lookupProperty(path, vmProperties);
