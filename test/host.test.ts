@@ -3,7 +3,7 @@
 import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigurationError, HeadersStatus, LinkError, LogLevel, MapType, Metrics, PluginVm,
+  ConfigurationError, HeaderMap, HeadersStatus, LinkError, LogLevel, MapType, Metrics, PluginVm,
   SharedData, StreamStateError, WasmResult, WasmTrapError,
 } from "../extproc/host/index.js";
 import { config, probe } from "./support/probe.js";
@@ -60,6 +60,23 @@ describe("header maps", () => {
     expect(s.requestHeaders.has("x-gone")).toBe(false);
     expect(s.requestHeaders.get(":authority")).toBe("other.example");
     expect(s.routeCacheCleared).toBe(true);
+  });
+
+  it("takes a HeaderMap as it is (the sidecar's form): byte and string values read as their bytes, the caller's map untouched", () => {
+    // The sidecar hands over the map it built from ext_proc's raw_value bytes; strings in it are
+    // encoded only when the module reads them, as UTF-8, the same bytes as before.
+    const { vm } = startVm(PROBE_WASM);
+    const given = new HeaderMap([[":method", "GET"], [":path", "/"], [":authority", "example.com"], [":scheme", "http"]]);
+    given.add("x-bytes", Buffer.from("raw-ünï"));
+    given.add("X-Text", "text-ünï");
+    for (const a of ["get:x-bytes", "get:x-text", "count", "set:x-bytes=new"]) given.add("x-probe", a);
+    const s = vm.createStream();
+    const r = s.sendRequestHeaders(given, true);
+    s.sendResponseHeaders([[":status", "200"]], true);
+    expect(s.responseHeaders.getAll("x-probe-result")).toEqual(["raw-ünï", "text-ünï", "10", "0"]);
+    expect(r.mutations.headers.get(MapType.HttpRequestHeaders)?.map((c) => [c.name, c.values.map((v) => Buffer.from(v).toString())])).toEqual([["x-bytes", ["new"]]]);
+    expect(given.get("x-bytes")).toBe("raw-ünï"); // the stream's map is its own
+    expect(given.size).toBe(10);
   });
 
   it("does not clear the route cache when only reading", () => {
