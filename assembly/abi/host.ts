@@ -137,14 +137,27 @@ export function getHeader(map: MapType, name: string): string | null {
   return takeString();
 }
 
-export function replaceHeader(map: MapType, name: string, value: string): WasmResult {
-  const base = encodeTwo(name, value);
+/** Replaces header `name` with value + tail + end (the parts are encoded, not joined). */
+export function replaceHeader(map: MapType, name: string, value: string, tail: string = "", end: string = ""): WasmResult {
+  const base = encodeHeader(name, value, tail, end);
   return <WasmResult>raw.proxy_replace_header_map_value(map, base, lenA, base + lenA, lenB);
 }
 
-export function addHeader(map: MapType, name: string, value: string): WasmResult {
-  const base = encodeTwo(name, value);
+/** Adds a value (value + tail + end) of header `name`. */
+export function addHeader(map: MapType, name: string, value: string, tail: string = "", end: string = ""): WasmResult {
+  const base = encodeHeader(name, value, tail, end);
   return <WasmResult>raw.proxy_add_header_map_value(map, base, lenA, base + lenA, lenB);
+}
+
+/** Encodes a header name (lenA bytes) and its value in three parts (lenB bytes) into scratch. */
+function encodeHeader(name: string, value: string, tail: string, end: string): usize {
+  const base = scratch(worst(name) + worst(value) + worst(tail) + worst(end));
+  lenA = put(name, base);
+  const v = base + lenA;
+  lenB = put(value, v);
+  lenB += put(tail, v + lenB);
+  lenB += put(end, v + lenB);
+  return base;
 }
 
 export function removeHeader(map: MapType, name: string): WasmResult {
@@ -167,6 +180,33 @@ export function getHeaders(map: MapType): Array<HeaderPair> {
   const ptr = load<usize>(RET_PTR);
   if (r != WasmResult.Ok || ptr == 0) return out;
   decodePairs(ptr, out);
+  heap.free(ptr);
+  return out;
+}
+
+/**
+ * Every value of header `name` (lower-case ASCII) in order, from one proxy_get_header_map_pairs;
+ * only those values are decoded.
+ */
+export function getHeaderValues(map: MapType, name: string): Array<string> {
+  clearRet();
+  raw.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE);
+  const out = new Array<string>();
+  const ptr = load<usize>(RET_PTR);
+  if (ptr == 0) return out;
+  const n = load<u32>(ptr);
+  let data = ptr + 4 + <usize>n * 8;
+  for (let i: u32 = 0; i < n; i++) {
+    const k = <usize>load<u32>(ptr + 4 + <usize>i * 8);
+    const v = <usize>load<u32>(ptr + 8 + <usize>i * 8);
+    let same = k == <usize>name.length;
+    for (let j: usize = 0; same && j < k; j++) same = <i32>load<u8>(data + j) == name.charCodeAt(<i32>j);
+    if (same) {
+      taken += v;
+      out.push(String.UTF8.decodeUnsafe(data + k + 1, v));
+    }
+    data += k + v + 2;
+  }
   heap.free(ptr);
   return out;
 }

@@ -4,7 +4,7 @@
 // end, feed the outcome into the cluster's health.
 
 import {
-  HeadersStatus, HttpContext, MapType, RootContext, getHeader, getHeaders, getPropertyInt, getPropertyString,
+  HeadersStatus, HttpContext, MapType, RootContext, getHeader, getHeaderValues, getPropertyInt, getPropertyString,
   nowNanos, removeHeader, replaceHeader, addHeader,
 } from "../abi";
 import { asciiLower, itoa, trimSpaces } from "../text";
@@ -75,7 +75,7 @@ export class FailoverStream extends HttpContext {
     this.plan = plan;
     this.startMs = nowMs;
 
-    const key = this.affinityKey(plan);
+    const key = this.affinityKey(plan, nowMs);
     const i = key.length > 0 ? this.picker.affinity(plan, key) : this.picker.random(plan);
     this.candidate = i;
     this.cluster = plan.spec.clusters[i];
@@ -123,7 +123,7 @@ export class FailoverStream extends HttpContext {
   }
 
   /** The affinity key of this request, or "" (then the split decides). */
-  affinityKey(plan: RoutePlan): string {
+  affinityKey(plan: RoutePlan, nowMs: i64): string {
     const a = plan.spec.affinity;
     if (a.kind == AffinityKind.Header) {
       const v = this.requestHeader(a.header);
@@ -135,11 +135,11 @@ export class FailoverStream extends HttpContext {
       // issued; one signed with a previous secret keeps its id under the current secret.
       // Every cookie header counts: an HTTP/1.1 client may send several, and Envoy's HTTP/1
       // codec keeps them apart (only its HTTP/2 codec joins crumbs into one).
-      const all = getHeaders(MapType.HttpRequestHeaders);
+      const all = getHeaderValues(MapType.HttpRequestHeaders, "cookie");
       let v = "";
-      for (let i = 0; i < all.length && v.length == 0; i++) if (all[i].name == "cookie") v = cookieValue(all[i].value, a.cookieName);
+      for (let i = 0; i < all.length && v.length == 0; i++) v = cookieValue(all[i], a.cookieName);
       const keys = plan.cookieKeys;
-      const nowS = <u32>(nowNanos() / 1000000000);
+      const nowS = <u32>(nowMs / 1000); // the request's one clock read
       const k = checkCookie(keys, v, nowS, a.cookieTtlS);
       const id = k >= 0 ? cookieId : <u32>this.picker.nextRandom();
       if (k != 0) this.newCookie = signCookie(keys[0], id, nowS);
@@ -162,8 +162,9 @@ export class FailoverStream extends HttpContext {
     replaceHeader(map, EXPLAIN[PRIORITY], plan.priorityText[i]);
     replaceHeader(map, EXPLAIN[REASON], this.reason);
     replaceHeader(map, EXPLAIN[SCORE], plan.scoreText[i]);
-    const decision = plan.decision[i] + plan.splitText;
-    replaceHeader(map, EXPLAIN[DECISION], this.reason == plan.split.reason[i] ? decision : decision + " via=" + this.reason);
+    // The split is the decision's tail, encoded after it rather than joined to it per request
+    // (it grows with the route's clusters).
+    replaceHeader(map, EXPLAIN[DECISION], plan.decision[i], plan.splitText, this.reason == plan.split.reason[i] ? "" : " via=" + this.reason);
   }
 
   onResponseHeaders(headers: u32, endOfStream: bool): HeadersStatus {

@@ -26,13 +26,13 @@ export function planJson(set: PlanSet, clusters: Array<ClusterHealth>, proxy: Lo
     const load = split.load;
     if (r > 0) s.push(",");
     s.push("{\"name\":" + quote(spec.name) + ",\"mode\":" + quote(modeName(spec.mode)) +
-      ",\"panic\":" + (spec.mode != Mode.Weighted && load.totalPanic ? "true" : "false") +
+      ",\"panic\":" + jsonBool(spec.mode != Mode.Weighted && load.totalPanic) +
       ",\"affinity\":" + quote(affinityName(spec.affinity.kind)) + ",\"priorities\":[");
     if (spec.mode != Mode.Weighted) {
       for (let p = 0; p < prio.levels; p++) {
         if (p > 0) s.push(",");
         s.push("{\"priority\":" + itoa(p) + ",\"health\":" + itoa(load.health[p]) + ",\"load\":" +
-          itoa(load.load[p]) + ",\"panic\":" + (load.panic[p] ? "true" : "false") + ",\"clusters\":[");
+          itoa(load.load[p]) + ",\"panic\":" + jsonBool(load.panic[p]) + ",\"clusters\":[");
         let first = true;
         for (let i = 0; i < spec.clusters.length; i++) {
           if (prio.level[i] != p) continue;
@@ -44,14 +44,14 @@ export function planJson(set: PlanSet, clusters: Array<ClusterHealth>, proxy: Lo
     }
     s.push("],\"split\":{");
     for (let i = 0; i < spec.clusters.length; i++) {
-      s.push((i > 0 ? "," : "") + quote(clusters[spec.clusters[i]].spec.name) + ":" + percentText(split.bp[i]));
+      s.push(comma(i) + quote(clusters[spec.clusters[i]].spec.name) + ":" + percentText(split.bp[i]));
     }
     s.push("},\"clusters\":[");
     for (let i = 0; i < spec.clusters.length; i++) {
       const c = clusters[spec.clusters[i]];
       const via = prio.aggregate[i];
-      s.push((i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"priority\":" + plan.priorityText[i] +
-        ",\"share\":" + percentText(split.bp[i]) + ",\"score\":" + plan.scoreText[i] + ",\"ejected\":" + (c.ejected ? "true" : "false") +
+      s.push(comma(i) + "{\"name\":" + quote(c.spec.name) + ",\"priority\":" + plan.priorityText[i] +
+        ",\"share\":" + percentText(split.bp[i]) + ",\"score\":" + plan.scoreText[i] + ",\"ejected\":" + jsonBool(c.ejected) +
         ",\"reason\":" + quote(split.reason[i]) + (via >= 0 ? ",\"via\":" + quote(aggregates[via].name) : "") + "}");
     }
     s.push("]}");
@@ -59,15 +59,21 @@ export function planJson(set: PlanSet, clusters: Array<ClusterHealth>, proxy: Lo
   s.push("],\"clusters\":[");
   for (let i = 0; i < clusters.length; i++) {
     const c = clusters[i];
-    s.push((i > 0 ? "," : "") + "{\"name\":" + quote(c.spec.name) + ",\"score\":" + formatNumber(c.score) +
-      ",\"ejected\":" + (c.ejected ? "true" : "false") + ",\"ejections\":" + itoa(c.ejections) +
+    s.push(comma(i) + "{\"name\":" + quote(c.spec.name) + ",\"score\":" + formatNumber(c.score) +
+      ",\"ejected\":" + jsonBool(c.ejected) + ",\"ejections\":" + itoa(c.ejections) +
       ",\"requests\":" + itoa(c.requests) + ",\"failures\":" + itoa(c.failures) +
       ",\"latencyMs\":" + formatNumber(c.latencyMs) + ",\"baselineMs\":" + formatNumber(c.baselineMs) +
-      ",\"assumed\":" + (c.assumed ? "true" : "false") + "}");
+      ",\"assumed\":" + jsonBool(c.assumed) + "}");
   }
   s.push("]}");
   return utf8Concat(s);
 }
+
+/** JSON's literal for `b`. */
+function jsonBool(b: bool): string { return b ? "true" : "false"; }
+
+/** The separator before item `i` of a list. */
+function comma(i: i32): string { return i > 0 ? "," : ""; }
 
 function modeName(m: Mode): string {
   return m == Mode.Auto ? "auto" : m == Mode.Named ? "named" : "weighted";
