@@ -2,3 +2,4 @@
 export * from "./types";
 export * from "./host";
 export * from "./context";
+export * from "./pairs";
