@@ -8,12 +8,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { PluginVm } from "../extproc/host/index.js";
 import { root } from "./support/wasm.js";
 
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Count = { total: number; byKind: Record<string, number>; byPhase: Record<string, number> };
 interface Bench {
   filter: { VARIANTS: [string, () => PluginVm][]; REQUEST: [string, string][]; FLOOR: string };
   calls: { countOne(make: () => PluginVm, warmup?: number): Count; countingHostCalls(make: () => PluginVm): { vm: PluginVm; counts: Map<string, number> } };
   profile: { topSelf(p: object, n?: number): { samplesMs: number; wasmPercent: number; byArea: Record<string, number>; top: { entry: string; percent: number }[] } };
-  scaling: { DIMENSIONS: { key: string }[]; chartSpec(d: object, us: Map<string, number>, skipped: object[]): object };
+  scaling: { DIMENSIONS: { key: string }[]; chartSpec(d: object, us: Map<string, number>, skipped: object[]): object; policyFor(clusters: number, routes: number): Doc };
   report: { renderSvg(spec: object): Promise<string> };
 }
 
@@ -72,6 +73,20 @@ describe("benchmark tools", () => {
     expect(s.wasmPercent).toBe(40);
     expect(s.top).toEqual([{ entry: "writeHeader dist/host/vm.js:344", percent: 60 }, { entry: "$decide wasm", percent: 40 }]);
     expect(s.byArea).toEqual({ "host (extproc/host)": 60, "the module (wasm)": 40 });
+  });
+
+  it("measures 256 clusters as 64 candidates (the policy's limit) each named through an aggregate of 4", async () => {
+    const { vmFor, request, REQUEST } = await load("filter.mjs");
+    const p = b.scaling.policyFor(256, 1);
+    expect(p.clusters).toHaveLength(64);
+    expect(p.aggregates).toHaveLength(64);
+    expect(new Set(p.aggregates.flatMap((a: Doc) => a.clusters)).size).toBe(64);
+    expect(p.aggregates.every((a: Doc) => a.clusters.length === 4)).toBe(true);
+    const vm: PluginVm = vmFor("failover", p);
+    const s = vm.createStream({});
+    s.sendRequestHeaders(REQUEST, true);
+    expect(s.requestHeaders.get("x-failover-upstream")).toMatch(/^agg-cluster-\d+$/);
+    request(vm); // and the whole request, as the bench runs it
   });
 
   it("charts a dimension and says which points were not measured, and why", async () => {
