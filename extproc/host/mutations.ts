@@ -112,13 +112,14 @@ export class HeaderEditor {
       } else if (was.length > 0) removed.push({ name, values: [] });
     }
     if (present.length === 0) return removed;
+    if (present.length === 1 && removed.length === 0) return [{ name: present[0].name, values: present[0].entries.map((e) => e.value) }];
     present.sort((a, b) => a.first - b.first); // in the map's order, as changes() reports them
     return [...present.map(({ name, entries: now }) => ({ name, values: now.map((e) => e.value) })), ...removed];
   }
 }
 
 /** Up to this many touched names, changes() scans the map once per name. */
-const FEW = 8;
+const FEW = 16;
 
 /** Entries grouped by name in map order, for every name or only those in `only`. */
 function entriesByName(map: HeaderMap, only: ReadonlyMap<string, unknown> | undefined): Map<string, HeaderEntry[]> {

@@ -12,7 +12,7 @@ import { BufferType, DataStatus, HeadersStatus, MapType, StreamType, TrailersSta
 import { StreamStateError, WasmTrapError } from "./errors.js";
 import type { StreamAccess, StreamOwner } from "./access.js";
 import { HeaderInput, HeaderMap } from "./headers.js";
-import { type HeaderEditor, type LocalReply, MutationRecorder, type Mutations } from "./mutations.js";
+import { type HeaderEditor, type LocalReply, MutationRecorder, type Mutations, NO_MUTATIONS } from "./mutations.js";
 import { type PropertyTree, lookupFilterState, lookupProperty, mergeProperties, setProperty } from "./properties.js";
 
 export type { LocalReply } from "./mutations.js";
@@ -74,7 +74,7 @@ export class HttpStream implements StreamAccess {
   private open = 0; // the maps the running callback may write: a bit per MapType
   private bufferingRequest = false;
   private bufferingResponse = false;
-  private readonly recorder = new MutationRecorder();
+  private recorder: MutationRecorder | undefined; // made at the first write: most callbacks write nothing
   /** The module's response headers callback let them go downstream (a later reply cannot replace them). */
   private responseHeadersSent = false;
   private pendingReply: (Omit<LocalReply, "headers" | "grpcStatus"> & { headers: [string, Uint8Array][]; grpcStatus: number }) | undefined;
@@ -211,7 +211,11 @@ export class HttpStream implements StreamAccess {
   /** A callback's result: its status and what the module changed since the previous result. */
   private result(status: number): CallbackResult {
     const localReply = this.localReply;
-    return { status, mutations: this.recorder.take(localReply), localReply };
+    return { status, mutations: this.takeMutations(localReply), localReply };
+  }
+
+  private takeMutations(localReply?: LocalReply): Mutations {
+    return this.recorder ? this.recorder.take(localReply) : localReply ? new MutationRecorder().take(localReply) : NO_MUTATIONS;
   }
 
   /**
@@ -220,7 +224,7 @@ export class HttpStream implements StreamAccess {
    * closed result.
    */
   private checkFail(kind: CallbackKind): CallbackResult {
-    if (this.vm.failOpen) return { status: 0 /* Continue */, mutations: this.recorder.take() };
+    if (this.vm.failOpen) return { status: 0 /* Continue */, mutations: this.takeMutations() };
     if (!this.localReply) {
       const headers = new HeaderMap([[":status", "503"], ["content-type", "text/plain"]]);
       this.localReply = { status: 503, details: "wasm_fail_stream", body: new Uint8Array(0), headers, grpcStatus: GRPC_UNAVAILABLE };
@@ -290,7 +294,7 @@ export class HttpStream implements StreamAccess {
     const m = this.map(type, true);
     if (!m) return undefined;
     if (type === MapType.HttpRequestHeaders) this.routeCacheCleared = true;
-    return this.recorder.editor(type, m);
+    return (this.recorder ??= new MutationRecorder()).editor(type, m);
   }
 
   get inLogPhase(): boolean { return this.phase === "log"; }
@@ -317,7 +321,7 @@ export class HttpStream implements StreamAccess {
     else return WasmResult.BadArgument;
     if (type === BufferType.HttpRequestBody) this.requestBody = next;
     else this.responseBody = next;
-    this.recorder.body(type, next);
+    (this.recorder ??= new MutationRecorder()).body(type, next);
     return WasmResult.Ok;
   }
 

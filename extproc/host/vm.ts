@@ -91,6 +91,8 @@ export class PluginVm implements StreamOwner {
   private readonly table: MetricTable;
   private instance: WebAssembly.Instance | undefined;
   private exports!: Exports;
+  /** The module's exported functions by name (undefined: not exported), looked up once. */
+  private readonly fns = new Map<string, Fn | undefined>();
   private memory!: GuestMemory;
   private nextContextId = 2;
   private current = 0; // the context whose callback is running (0: none / VM)
@@ -144,6 +146,7 @@ export class PluginVm implements StreamOwner {
 
   private startModule(): this {
     this.exports = this.instance!.exports as Exports;
+    this.fns.clear();
     if (!(this.exports.memory instanceof WebAssembly.Memory)) throw new LinkError("module exports no memory");
     if (typeof this.exports.malloc !== "function" && typeof this.exports.proxy_on_memory_allocate !== "function") {
       throw new LinkError("module exports neither malloc nor proxy_on_memory_allocate");
@@ -268,7 +271,9 @@ export class PluginVm implements StreamOwner {
     const previous = this.current;
     this.current = context;
     try {
-      const r = f(...args);
+      // Callbacks take at most three arguments: called directly, without spreading an array.
+      const n = args.length;
+      const r = n === 1 ? f(args[0]) : n === 2 ? f(args[0], args[1]) : n === 3 ? f(args[0], args[1], args[2]) : f(...args);
       return typeof r === "number" ? r >>> 0 : 0;
     } catch (e) {
       this.failure = new WasmTrapError(name, context, e, this.lastCritical);
@@ -280,8 +285,12 @@ export class PluginVm implements StreamOwner {
   }
 
   private fn(name: string): Fn | undefined {
-    const f = this.exports[name];
-    return typeof f === "function" ? (f as Fn) : undefined;
+    let f = this.fns.get(name);
+    if (f === undefined && !this.fns.has(name)) {
+      const e = this.exports[name];
+      this.fns.set(name, (f = typeof e === "function" ? (e as Fn) : undefined));
+    }
+    return f;
   }
 
   private withConfig(type: BufferType, run: () => number): boolean {
