@@ -52,7 +52,14 @@ export class HeaderEditor {
 
   // Every write goes through the map's own set/add/remove (callers may watch those).
   set(name: string, value: HeaderValue): void {
-    this.map.set(this.keep(name), value);
+    const key = lower(name);
+    if (!this.before.has(key)) {
+      const was = this.map.entriesOf(key);
+      this.before.set(key, was);
+      // A name the map does not hold (what a filter mostly writes): setting it is adding it.
+      if (was.length === 0) return this.map.add(key, value);
+    }
+    this.map.set(key, value);
   }
 
   add(name: string, value: HeaderValue): void {
@@ -94,29 +101,33 @@ export class HeaderEditor {
     return out;
   }
 
-  /** changes() for a few touched names: a scan of the map per name, no Map of the whole map. */
+  /**
+   * changes() for a few touched names: one pass over the map, where a bit mask of the touched
+   * names' hashes passes over most untouched entries without comparing their names.
+   */
   private fewChanges(): HeaderChange[] {
-    const present: { name: string; first: number; entries: HeaderEntry[] }[] = [];
-    const removed: HeaderChange[] = [];
-    const entries = this.map.entries;
-    for (const [name, was] of this.before) {
-      let first = -1;
-      let now: HeaderEntry[] | undefined;
-      for (let i = 0; i < entries.length; i++) {
-        if (entries[i].name !== name) continue;
-        if (now) now.push(entries[i]);
-        else (now = [entries[i]]), (first = i);
-      }
-      if (now) {
-        if (!sameValues(was, now)) present.push({ name, first, entries: now });
-      } else if (was.length > 0) removed.push({ name, values: [] });
+    const names = [...this.before.keys()];
+    let mask = 0;
+    for (const n of names) mask |= 1 << nameHash(n);
+    const now: (HeaderEntry[] | undefined)[] = new Array(names.length);
+    const order: number[] = []; // touched names in the order they first appear in the map
+    for (const e of this.map.entries) {
+      if ((mask & (1 << nameHash(e.name))) === 0) continue;
+      const j = names.indexOf(e.name);
+      if (j < 0) continue;
+      const list = now[j];
+      if (list) list.push(e);
+      else (now[j] = [e]), order.push(j);
     }
-    if (present.length === 0) return removed;
-    if (present.length === 1 && removed.length === 0) return [{ name: present[0].name, values: present[0].entries.map((e) => e.value) }];
-    present.sort((a, b) => a.first - b.first); // in the map's order, as changes() reports them
-    return [...present.map(({ name, entries: now }) => ({ name, values: now.map((e) => e.value) })), ...removed];
+    const out: HeaderChange[] = [];
+    for (const j of order) if (!sameValues(this.before.get(names[j])!, now[j]!)) out.push({ name: names[j], values: now[j]!.map((e) => e.value) });
+    for (let j = 0; j < names.length; j++) if (!now[j] && this.before.get(names[j])!.length > 0) out.push({ name: names[j], values: [] });
+    return out;
   }
 }
+
+/** A 5-bit hash of a header name (its length and last character) for fewChanges' mask. */
+const nameHash = (n: string): number => (n.length + n.charCodeAt(n.length - 1)) & 31;
 
 /** Up to this many touched names, changes() scans the map once per name. */
 const FEW = 16;
