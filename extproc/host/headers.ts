@@ -68,7 +68,9 @@ export class HeaderMap {
 
   addAll(input: HeaderInput): void {
     if (input instanceof HeaderMap) {
-      for (const e of input.entries) this.insert(e);
+      // Into an empty map (a stream's), the entries go as they are: already in Envoy's order.
+      if (this.entries.length === 0) for (const e of input.entries) this.entries.push(e);
+      else for (const e of input.entries) this.insert(e);
     } else if (Array.isArray(input)) {
       for (let i = 0; i < input.length; i++) this.add(input[i][0], input[i][1]);
     } else if (Symbol.iterator in (input as object)) {

@@ -113,29 +113,26 @@ export function setProperty(tree: PropertyTree, path: string[], value: PropertyL
 
 /**
  * Sets every leaf of `from` in `into` (setProperty for each leaf, without building its path):
- * a level is created only on the way to a leaf, so an empty subtree changes nothing.
+ * a level is created only on the way to a leaf, so an empty subtree changes nothing. Returns
+ * whether it set a leaf.
  */
-export function mergeProperties(into: PropertyTree, from: PropertyTree): void {
-  // for-in over plain objects uses V8's enumeration cache (Object.keys allocates an array).
-  for (const k in from) {
-    if (!Object.hasOwn(from, k)) continue;
+export function mergeProperties(into: PropertyTree, from: PropertyTree): boolean {
+  let set = false;
+  for (const k of Object.keys(from)) {
     const v = from[k];
     if (v === undefined) continue;
     if (!isTree(v)) {
       into[k] = v;
+      set = true;
       continue;
     }
     const next = into[k];
-    if (isTree(next)) mergeProperties(next, v);
-    else if (hasLeaf(v)) mergeProperties((into[k] = {}), v);
+    if (isTree(next)) {
+      set = mergeProperties(next, v) || set;
+    } else {
+      const level: PropertyTree = {};
+      if (mergeProperties(level, v)) (into[k] = level), (set = true);
+    }
   }
-}
-
-function hasLeaf(tree: PropertyTree): boolean {
-  for (const k in tree) {
-    if (!Object.hasOwn(tree, k)) continue;
-    const v = tree[k];
-    if (v !== undefined && (!isTree(v) || hasLeaf(v))) return true;
-  }
-  return false;
+  return set;
 }

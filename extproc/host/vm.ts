@@ -91,8 +91,8 @@ export class PluginVm implements StreamOwner {
   private readonly table: MetricTable;
   private instance: WebAssembly.Instance | undefined;
   private exports!: Exports;
-  /** The module's exported functions by name (undefined: not exported), looked up once. */
-  private readonly fns = new Map<string, Fn | undefined>();
+  /** The module's exported functions by name (null: not exported), looked up once. */
+  private readonly fns = new Map<string, Fn | null>();
   private memory!: GuestMemory;
   private nextContextId = 2;
   private current = 0; // the context whose callback is running (0: none / VM)
@@ -286,11 +286,11 @@ export class PluginVm implements StreamOwner {
 
   private fn(name: string): Fn | undefined {
     let f = this.fns.get(name);
-    if (f === undefined && !this.fns.has(name)) {
+    if (f === undefined) {
       const e = this.exports[name];
-      this.fns.set(name, (f = typeof e === "function" ? (e as Fn) : undefined));
+      this.fns.set(name, (f = typeof e === "function" ? (e as Fn) : null));
     }
-    return f;
+    return f ?? undefined;
   }
 
   private withConfig(type: BufferType, run: () => number): boolean {
