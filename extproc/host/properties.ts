@@ -129,10 +129,24 @@ export function mergeProperties(into: PropertyTree, from: PropertyTree): boolean
     const next = into[k];
     if (isTree(next)) {
       set = mergeProperties(next, v) || set;
+    } else if (onlyLeaves(v)) {
+      into[k] = { ...v }; // a copy in one step (V8 clones the object's shape)
+      set = true;
     } else {
       const level: PropertyTree = {};
       if (mergeProperties(level, v)) (into[k] = level), (set = true);
     }
   }
   return set;
+}
+
+/** A non-empty tree of defined leaves only (what end() and the response carry: response.code, ...). */
+function onlyLeaves(tree: PropertyTree): boolean {
+  let any = false;
+  for (const k in tree) {
+    const v = tree[k];
+    if (v === undefined || isTree(v) || !Object.hasOwn(tree, k)) return false;
+    any = true;
+  }
+  return any;
 }
