@@ -79,6 +79,22 @@ describe("header maps", () => {
     expect(given.size).toBe(10);
   });
 
+  it("reads names that share a slot of the host's text table (same length, first and last byte) each as itself", () => {
+    // memory.ts keeps recently decoded texts by (length, first byte, last byte); a hit must still
+    // spell the bytes, so "x-ab" and "x-bb" never answer for each other.
+    const { vm } = startVm(PROBE_WASM);
+    const { results } = probe(vm, ["get:x-ab", "get:x-bb", "get:x-ab", "get:x-cb"], [["x-ab", "1"], ["x-bb", "2"]]);
+    expect(results).toEqual(["1", "2", "1", "<missing>"]);
+  });
+
+  it("keeps the bytes of values the module writes, ASCII (kept as text) or not", () => {
+    const { vm } = startVm(PROBE_WASM);
+    const { s } = probe(vm, ["set:x-ascii=plain", "set:x-utf8=ünï", "add:x-ascii=again"]);
+    expect(s.requestHeaders.getBytes("x-utf8")).toEqual(Buffer.from("ünï"));
+    expect(s.requestHeaders.getAll("x-ascii")).toEqual(["plain", "again"]);
+    expect(Buffer.from(s.requestHeaders.getBytes("x-ascii")!)).toEqual(Buffer.from("plain"));
+  });
+
   it("does not clear the route cache when only reading", () => {
     const { vm } = startVm(PROBE_WASM);
     expect(probe(vm, ["get:x-a"]).s.routeCacheCleared).toBe(false);
