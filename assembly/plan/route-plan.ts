@@ -63,8 +63,13 @@ export class PlanSet {
   match(host: string, path: string): RoutePlan | null {
     for (let r = 0; r < this.routes.length; r++) {
       const spec = this.routes[r].spec;
+      const prefix = spec.pathPrefix;
+      // Most prefixes a path passes differ from it in the two characters after their "/": those
+      // are compared as one word before the prefix test (a path with the prefix has them too).
+      // String#startsWith alone cost about 40 ns per route passed (BENCHMARKS: cost vs routes).
+      if (prefix.length >= 3 && (path.length < 3 || load<u32>(changetype<usize>(prefix) + 2) != load<u32>(changetype<usize>(path) + 2))) continue;
+      if (prefix.length > 0 && !path.startsWith(prefix)) continue;
       if (!hostMatches(spec.authority, host)) continue;
-      if (spec.pathPrefix.length > 0 && !path.startsWith(spec.pathPrefix)) continue;
       return this.routes[r];
     }
     return null;
