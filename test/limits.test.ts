@@ -116,7 +116,7 @@ describe("filter limits (both modes)", () => {
     expect(w.vms[0].memoryPages * 65536).toBeLessThanOrEqual(512 * 1024 * 1024);
   }, 60_000);
 
-  it("shared data: one fixed-size health record per cluster (340 bytes) whatever the traffic", () => {
+  it("shared data: one fixed-size health record per cluster (2,148 bytes, its endpoint table included) whatever the traffic", () => {
     const w = new Workers({ clusters: clusters(3), routes: [{ destination: { mode: "auto" } }], health: { window: "1s" } });
     for (let i = 0; i < 3000; i++) {
       const d = w.request(0, [[":authority", "x"], [":path", "/"]]);
@@ -125,7 +125,7 @@ describe("filter limits (both modes)", () => {
     }
     const records = w.shared.keys("failover").filter((k) => k.startsWith("failover.health."));
     expect(records.sort()).toEqual(["failover.health.c0", "failover.health.c1", "failover.health.c2"]);
-    for (const k of records) expect(w.shared.get("failover", k)!.value.length).toBe(340);
+    for (const k of records) expect(w.shared.get("failover", k)!.value.length).toBe(2148);
   });
 
   it("attempts per request: 101 (100 retries, the policy's maximum, plus the first)", () => {

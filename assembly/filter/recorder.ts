@@ -1,6 +1,7 @@
 // What a stream reports back: its decision (metrics), its attempts (the route's retry budget)
 // and each attempt's outcome (the cluster's shared health). An outcome that ejects or re-admits
-// a cluster re-plans at once, so this worker's next request already avoids it.
+// a cluster, or ejects one of its endpoints, re-plans at once, so this worker's next request
+// already follows it.
 
 import { incrementMetric } from "../abi";
 import { HealthChange } from "../plan/health";
@@ -51,14 +52,14 @@ export class OutcomeRecorder {
     this.budgets[plan.spec.index].note(attempts, nowMs, this.policy.health.windowMs);
   }
 
-  /** One attempt's outcome for inventory cluster `cluster` (of the current policy). */
-  outcome(cluster: i32, outcome: Outcome, latencyMs: f64, nowMs: i64, source: u32): void {
+  /** One attempt's outcome for inventory cluster `cluster` (of the current policy), at endpoint `hash` (0: unknown). */
+  outcome(cluster: i32, outcome: Outcome, latencyMs: f64, nowMs: i64, source: u32, hash: u32): void {
     const m = this.metrics.clusters[cluster];
     // Every 5xx counts in failures_5xx, as in Envoy's upstream_rq_5xx; gateway errors are a subset.
     if (outcome == Outcome.Http5xx || outcome == Outcome.Gateway5xx) incrementMetric(m[FAILURES_5XX], 1);
     if (outcome == Outcome.Gateway5xx) incrementMetric(m[FAILURES_GATEWAY], 1);
     else if (outcome > Outcome.Gateway5xx) incrementMetric(m[FAILURES_LOCAL], 1);
-    const change = this.runner.health.add(cluster, outcome, latencyMs, nowMs, this.policy.health, source);
+    const change = this.runner.health.add(cluster, outcome, latencyMs, nowMs, this.policy.health, source, hash);
     if (change == HealthChange.Ejected) incrementMetric(m[EJECTIONS], 1);
     if (change != HealthChange.None) this.runner.refresh(nowMs);
   }

@@ -207,7 +207,10 @@ export class FailoverStream extends HttpContext {
     if (details !== null && clientCaused(details!)) return;
     const latency = <f64>(nowMs - this.startMs);
     const outcome = classify(code, flags);
-    const source = p.health.outlier.minSources > 1 ? sourceKey() : 0;
+    const source = (outcome != Outcome.Success || attempts > 1) && p.health.outlier.minSources > 1 ? sourceKey() : 0;
+    // The endpoint of the last attempt, as Envoy names it (a property: no header can set it).
+    const address = getPropertyString(["upstream", "address"]);
+    const endpoint = address === null || address!.length == 0 ? 0 : <u32>fnv1a(address!) | 1;
     this.followFinalChoice(p);
     if (this.aggregate >= 0) {
       const children = p.aggregates[this.aggregate].clusters;
@@ -220,13 +223,13 @@ export class FailoverStream extends HttpContext {
       // filter cannot see: docs/interface.md says so.)
       const n = <i64>children.length;
       for (let a: i64 = 1; a < attempts; a++) {
-        recorder.outcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs, source);
+        recorder.outcome(children[<i32>((a - 1) % n)], Outcome.Gateway5xx, latency, nowMs, source, 0);
       }
-      recorder.outcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs, source);
+      recorder.outcome(children[<i32>((attempts - 1) % n)], outcome, latency, nowMs, source, endpoint);
     } else {
       // Retries stayed in this cluster; every attempt but the last failed.
-      for (let a: i64 = 1; a < attempts; a++) recorder.outcome(this.cluster, Outcome.Gateway5xx, latency, nowMs, source);
-      recorder.outcome(this.cluster, outcome, latency, nowMs, source);
+      for (let a: i64 = 1; a < attempts; a++) recorder.outcome(this.cluster, Outcome.Gateway5xx, latency, nowMs, source, 0);
+      recorder.outcome(this.cluster, outcome, latency, nowMs, source, endpoint);
     }
   }
 }

@@ -2,10 +2,18 @@
 // and total hosts) and what the plan shows (score, ejection, window counts), read on every
 // refresh from the cluster's record in shared data, so that every worker sees the same health;
 // or taken from the policy's `assume`. Outcomes are added to the same records here.
-// (Endpoint-level health, issue 15, belongs in this stage: it would set `healthy` and `total`.)
+// Where Envoy names the endpoint of each attempt (upstream.address), `healthy` and `total` count
+// endpoints: healthy endpoints of max(the policy's `endpoints`, the endpoints seen); else they
+// come from the success-rate score.
+//
+// Successes cost no shared-data call: each worker (Envoy runs one VM per worker thread) adds
+// them up and merges them into the record on its next refresh (each tick, health.refreshInterval)
+// or before its next failure, so its own outcomes keep their order. A failure is written at once
+// (compare-and-swap), as it may eject an endpoint or the cluster: every worker sees an ejection by
+// its next refresh, and a success another worker saw at most one refresh interval late.
 
 import { LogLevel, WasmResult, log, readSharedData, sharedCas, writeSharedData } from "../abi";
-import { HealthRecord, Outcome, RECORD_SIZE } from "../health/record";
+import { CLUSTER_EJECTED, HealthRecord, MAX_ENDPOINTS, Outcome, RECORD_SIZE } from "../health/record";
 import { Assume, AssumeKind, ClusterSpec, HealthSpec, Policy } from "../policy/model";
 import { itoa } from "../text";
 
@@ -27,6 +35,14 @@ export class ClusterHealth {
   failures: u32 = 0;
   latencyMs: f64 = 0;
   baselineMs: f64 = 0;
+  /** Endpoints in the table (0: Envoy names none, the success rate decides) and how many are ejected. */
+  seenEndpoints: i32 = 0;
+  ejectedEndpoints: i32 = 0;
+  // This worker's successes not merged yet: how many, their latency, the endpoints they named.
+  pending: u32 = 0;
+  pendingMs: f64 = 0;
+  pendingHashes: StaticArray<u32> = new StaticArray<u32>(MAX_ENDPOINTS);
+  pendingCount: i32 = 0;
 
   constructor(spec: ClusterSpec) {
     this.spec = spec;
@@ -36,8 +52,8 @@ export class ClusterHealth {
   }
 }
 
-/** What adding an outcome changed: nothing, or the cluster's ejection. */
-export enum HealthChange { None, Ejected, Readmitted }
+/** What adding an outcome changed: nothing, the cluster's ejection or re-admission, an endpoint's ejection. */
+export enum HealthChange { None, Ejected, Readmitted, EndpointEjected }
 
 export class HealthView {
   clusters: Array<ClusterHealth> = [];
@@ -62,9 +78,13 @@ export class HealthView {
       } else {
         for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
           const cas = this.load(c);
-          this.record.refresh(nowMs, h);
+          this.merge(c, nowMs, h);
+          this.record.refresh(nowMs, h, c.spec.endpoints);
           if (this.store(c, cas)) break;
         }
+        c.pending = 0;
+        c.pendingMs = 0;
+        c.pendingCount = 0;
         const rec = this.record;
         c.score = rec.published < 0 ? 100 : rec.published;
         c.ejected = rec.ejected;
@@ -73,8 +93,13 @@ export class HealthView {
         c.failures = rec.windowFailures();
         c.latencyMs = rec.windowLatencyMs();
         c.baselineMs = rec.baselineMs;
-        c.total = <f64>c.spec.endpoints;
+        c.seenEndpoints = rec.seenEndpoints;
+        c.ejectedEndpoints = rec.ejectedEndpoints;
+        c.total = <f64>max(c.spec.endpoints, rec.seenEndpoints);
         c.healthy = c.ejected ? 0 : c.score / 100 * c.total;
+        // A score from endpoints is their share rounded to 0.01: Envoy's integer arithmetic
+        // must see the whole count (5 of 14 is 50%, not 35.71% x 14 = 4.9994, 49%).
+        if (rec.seenEndpoints > 0) c.healthy = min(c.total - <f64>rec.ejectedEndpoints, c.healthy + c.total / 20000);
       }
       if (c.ejected) ejected++;
     }
@@ -82,29 +107,56 @@ export class HealthView {
   }
 
   /**
-   * Adds one attempt's outcome to a measured cluster's shared record (compare-and-swap, retried,
-   * so no count is lost to another worker).
+   * Adds one attempt's outcome, at endpoint `hash` (0: Envoy named none), to a measured cluster:
+   * a success of a cluster in service to this worker's pending successes; anything else to the
+   * shared record at once (compare-and-swap, retried, so no count is lost to another worker).
    */
-  add(index: i32, outcome: Outcome, latencyMs: f64, nowMs: i64, h: HealthSpec, source: u32): HealthChange {
+  add(index: i32, outcome: Outcome, latencyMs: f64, nowMs: i64, h: HealthSpec, source: u32, hash: u32): HealthChange {
     const c = this.clusters[index];
     if (c.assumed) return HealthChange.None;
+    if (outcome == Outcome.Success && !c.ejected) {
+      c.pending++;
+      c.pendingMs += latencyMs;
+      const n = c.pendingCount;
+      if (hash != 0 && n < MAX_ENDPOINTS && (n == 0 || c.pendingHashes[n - 1] != hash)) {
+        let known = false;
+        for (let i = 0; i < n; i++) known = known || c.pendingHashes[i] == hash;
+        if (!known) c.pendingHashes[c.pendingCount++] = hash;
+      }
+      return HealthChange.None;
+    }
     const others = <f64>this.ejectedCount + 1;
     const mayEject = others * 100 / <f64>this.clusters.length <= <f64>h.outlier.maxEjectionPercent;
-    let ejected = false;
+    let change = 0;
     let attempt = 0;
     for (; attempt < CAS_ATTEMPTS; attempt++) {
       const cas = this.load(c);
-      ejected = this.record.record(outcome, latencyMs, nowMs, h, mayEject, source);
+      this.merge(c, nowMs, h);
+      if (outcome == Outcome.Success) {
+        this.record.succeeded(1, latencyMs, nowMs, h);
+        this.record.seen(hash, nowMs);
+      } else change = this.record.record(outcome, nowMs, h, mayEject, source, hash, c.spec.endpoints);
       if (this.store(c, cas)) break;
     }
+    c.pending = 0;
+    c.pendingMs = 0;
+    c.pendingCount = 0;
     // Every attempt lost to another worker's write: the count is lost, but not silently.
     if (attempt == CAS_ATTEMPTS) log(LogLevel.Warn, "failover: outcome for " + c.spec.name + " dropped after 16 compare-and-swap conflicts");
-    if (ejected) {
+    if (change & CLUSTER_EJECTED) {
       log(LogLevel.Warn, "failover: ejected cluster " + c.spec.name + " until +" +
         ((this.record.ejectedUntilMs - nowMs) / 1000).toString() + "s (ejection " + itoa(this.record.ejections) + ")");
       return HealthChange.Ejected;
     }
+    if (change != 0) return HealthChange.EndpointEjected;
     return c.ejected && !this.record.ejected ? HealthChange.Readmitted : HealthChange.None;
+  }
+
+  /** Adds this worker's pending successes of `c` to the loaded record. */
+  private merge(c: ClusterHealth, nowMs: i64, h: HealthSpec): void {
+    if (c.pending == 0) return;
+    this.record.succeeded(c.pending, c.pendingMs, nowMs, h);
+    for (let i = 0; i < c.pendingCount; i++) this.record.seen(c.pendingHashes[i], nowMs);
   }
 
   /** Loads a cluster's record into `this.record`; returns the CAS token (0 when absent). */

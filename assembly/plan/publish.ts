@@ -63,7 +63,7 @@ export function planJson(set: PlanSet, clusters: Array<ClusterHealth>, proxy: Lo
       ",\"ejected\":" + jsonBool(c.ejected) + ",\"ejections\":" + itoa(c.ejections) +
       ",\"requests\":" + itoa(c.requests) + ",\"failures\":" + itoa(c.failures) +
       ",\"latencyMs\":" + formatNumber(c.latencyMs) + ",\"baselineMs\":" + formatNumber(c.baselineMs) +
-      ",\"assumed\":" + jsonBool(c.assumed) + "}");
+      ",\"assumed\":" + jsonBool(c.assumed) + healthFrom(c) + "}");
   }
   s.push("]}");
   return utf8Concat(s);
@@ -74,6 +74,12 @@ function jsonBool(b: bool): string { return b ? "true" : "false"; }
 
 /** The separator before item `i` of a list. */
 function comma(i: i32): string { return i > 0 ? "," : ""; }
+
+/** Where the cluster's healthy share comes from (issue 15): Envoy's endpoints, the success rate, or the policy. */
+function healthFrom(c: ClusterHealth): string {
+  if (c.seenEndpoints == 0) return ",\"healthFrom\":\"" + (c.assumed ? "assumed" : "success-rate") + "\"";
+  return ",\"healthFrom\":\"endpoints\",\"endpoints\":" + itoa(<i32>c.total) + ",\"ejectedEndpoints\":" + itoa(c.ejectedEndpoints);
+}
 
 function modeName(m: Mode): string {
   return m == Mode.Auto ? "auto" : m == Mode.Named ? "named" : "weighted";

@@ -65,6 +65,15 @@ export interface PlanRoute {
 export interface PlanCluster {
   name: string; score: number; ejected: boolean; ejections: number; requests: number; failures: number;
   latencyMs: number; baselineMs: number; assumed: boolean;
+  /**
+   * Where the healthy share comes from (issue 15): "endpoints" (Envoy names each attempt's
+   * endpoint, upstream.address), "success-rate" (it does not: older Envoy, or a sidecar peer that
+   * does not send it), "assumed" (the policy's `assume`).
+   */
+  healthFrom: "endpoints" | "success-rate" | "assumed";
+  /** With health from endpoints: the cluster's endpoint count (the policy's, or those seen when more) and how many are ejected. */
+  endpoints?: number;
+  ejectedEndpoints?: number;
 }
 export interface PublishedPlan {
   generation: number;
@@ -81,10 +90,10 @@ export const PLAN_FIELDS = {
   route: fields<PlanRoute>({ name: 1, mode: 1, panic: 1, affinity: 1, priorities: 1, split: 1, clusters: 1 }),
   priority: fields<PlanPriority>({ priority: 1, health: 1, load: 1, panic: 1, clusters: 1 }),
   routeCluster: fields<PlanRouteCluster>({ name: 1, priority: 1, share: 1, score: 1, ejected: 1, reason: 1, via: 1 }),
-  cluster: fields<PlanCluster>({ name: 1, score: 1, ejected: 1, ejections: 1, requests: 1, failures: 1, latencyMs: 1, baselineMs: 1, assumed: 1 }),
+  cluster: fields<PlanCluster>({ name: 1, score: 1, ejected: 1, ejections: 1, requests: 1, failures: 1, latencyMs: 1, baselineMs: 1, assumed: 1, healthFrom: 1, endpoints: 1, ejectedEndpoints: 1 }),
 };
 /** Members a plan may leave out. */
-export const OPTIONAL_PLAN_FIELDS: readonly string[] = ["via"];
+export const OPTIONAL_PLAN_FIELDS: readonly string[] = ["via", "endpoints", "ejectedEndpoints"];
 
 // Record<keyof T, 1>: the compiler makes each list name every member of its interface, and no other.
 function fields<T>(members: Record<keyof T, 1>): string[] {

@@ -57,6 +57,7 @@ export function formatSimulation(r: SimulationReport): string {
     if (e.healthy && e.expectedShare !== null) {
       out += `  expected share with ${e.healthy.healthy} of ${e.healthy.total} endpoints healthy (the module's plan): ${pct(e.expectedShare)}\n`;
       out += `  settled within 5 points: ${secs(e.settled, "never (before the next event)")}; client-visible errors until then: ${e.errorsUntilSettled}\n`;
+      out += `  the module's split within 5 points: ${secs(e.splitSettled, "never (before the next event)")}\n`;
       out += `  last client-visible error: ${e.lastError === null ? "none" : `after ${e.lastError.toFixed(2)} s`}\n`;
     }
     if (e.expectedShare === null || e.expectedShare < 5) {

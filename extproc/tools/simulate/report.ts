@@ -3,6 +3,10 @@
 // - expected share: what Envoy's rule gives the cluster for its healthy endpoints (expected.ts);
 // - settled time: from the event until the cluster's share stays within 5 points of the expected
 //   share (until the next event of any cluster), and the client-visible errors until then;
+// - split settled: the same for the module's own split (the `split=` of its decision on each
+//   request), which the observed share samples: a split of 50/50 observed over 200 requests
+//   varies by 3.5 points (one standard deviation), so at 100 requests a second the observed share
+//   leaves the 5 points now and then however exactly the module splits;
 // - failover time, only where the rule gives the cluster nothing (expected share below 5%): from
 //   the event until the failed cluster's share stays below 5%;
 // - failback time: from its recovery until its share is back within 5 points of the share it had
@@ -59,6 +63,8 @@ export interface EventOutcome {
    * of any cluster (or the end); null if it never did (or nothing is expected).
    */
   settled: number | null;
+  /** Seconds until every decision of the module gave the cluster a split within 5 points of the expected share, until the next event; null if never (or nothing is expected). */
+  splitSettled: number | null;
   /** Client-visible errors from the event until it settled (until the next event if it never did). */
   errorsUntilSettled: number;
   /** Seconds from the event to its last client-visible error before the next event; null if none. */
@@ -174,6 +180,14 @@ export function eventOutcomes(
         settled = seconds(records[i].arrivalMs - e.atMs);
       }
     }
+    let splitSettled: number | null = null;
+    if (expectedShare !== null) {
+      for (let i = spanEnd - 1; i >= start; i--) {
+        const decided = records[i].split?.[cluster];
+        if (decided === undefined || Math.abs(decided - expectedShare) > BACK_WITHIN) break;
+        splitSettled = seconds(records[i].arrivalMs - e.atMs);
+      }
+    }
     const settledAt = settled === null ? spanEnd : firstAt(e.atMs + settled * 1000);
     const errorsUntilSettled = records.slice(start, settledAt).filter(isError).length;
     let lastError: number | null = null;
@@ -210,7 +224,7 @@ export function eventOutcomes(
     return {
       at: seconds(e.atMs), cluster, event: describeEvent(e), note: e.note, shareBefore,
       healthy: expectation ? { healthy: expectation.healthy, total: expectation.total } : null,
-      expectedShare, settled, errorsUntilSettled, lastError, failover, errors,
+      expectedShare, settled, splitSettled, errorsUntilSettled, lastError, failover, errors,
       recoveredAt: recovery ? seconds(recovery.atMs) : null, failback, flapping,
     };
   });

@@ -7,7 +7,7 @@
 // moment so the module measures the latency. The same seed gives the same run.
 
 import { HttpStream } from "../../host/index.js";
-import { EPOCH_NS, failoverModule, startFailover } from "../../module/failover-module.js";
+import { EPOCH_NS, PublishedPlan, failoverModule, readPlan, startFailover } from "../../module/failover-module.js";
 import type { SimulateCase } from "../scenario.js";
 import { Random } from "./random.js";
 import {
@@ -28,6 +28,8 @@ export interface RequestRecord {
   /** The module's choice for the first attempt (x-failover-cluster). */
   chosen: string | undefined;
   reason: string | undefined;
+  /** The module's split for the route when it decided (the `split=` of x-failover-decision), percent per cluster. */
+  split?: Record<string, number>;
   attempts: number;
   code: number;
   flags: number;
@@ -45,11 +47,15 @@ export interface SimulationRun {
   records: RequestRecord[];
   /** The module's log lines at warning level or above (its ejections, for one). */
   log: ModuleLogLine[];
+  /** The plan the module published at the first tick at or after each of `planAtMs`. */
+  plans: PublishedPlan[];
 }
 
 export interface SimulateOptions {
   /** Seeds the simulation's draws and, when the policy sets no `seed`, the module's (default 1). */
   seed?: number;
+  /** Simulated times (ms, ascending) to take the module's published plan at. */
+  planAtMs?: readonly number[];
 }
 
 /** A request in flight through Envoy's router. */
@@ -107,8 +113,14 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
   const activeRetries = new Map<string, number>();
   const { rate, durationMs, clients } = c.traffic;
 
+  const plans: PublishedPlan[] = [];
+  const planAt = [...(options.planAtMs ?? [])];
   const tick = () => {
     vm.tick();
+    while (planAt.length && planAt[0] <= now) {
+      planAt.shift();
+      plans.push(readPlan(vm));
+    }
     if (vm.tickPeriodMs > 0 && now + vm.tickPeriodMs <= durationMs) queue.push(now + vm.tickPeriodMs, tick);
   };
   if (vm.tickPeriodMs > 0) queue.push(vm.tickPeriodMs, tick);
@@ -133,7 +145,7 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     const h = stream.requestHeaders;
     const record: RequestRecord = {
       arrivalMs: now, endMs: now, first: undefined, chosen: h.get("x-failover-cluster"), reason: h.get("x-failover-reason"),
-      attempts: 0, code: 0, flags: 0, address: undefined,
+      split: decidedSplit(h.get("x-failover-decision")), attempts: 0, code: 0, flags: 0, address: undefined,
     };
     if (reply.localReply) {
       // The module (or a failed VM) answered itself; nothing reaches the router.
@@ -217,5 +229,17 @@ export async function runSimulation(c: SimulateCase, options: SimulateOptions = 
     if (vm.failure) throw vm.failure;
   }
   vm.shutdown();
-  return { records, log };
+  return { records, log, plans };
+}
+
+/** "... split=a:50,b:50" (x-failover-decision) -> { a: 50, b: 50 }; undefined without a split. */
+export function decidedSplit(decision: string | undefined): Record<string, number> | undefined {
+  const at = decision?.indexOf(" split=") ?? -1;
+  if (decision === undefined || at < 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of decision.slice(at + 7).split(" ")[0].split(",")) {
+    const colon = part.lastIndexOf(":");
+    if (colon > 0) out[part.slice(0, colon)] = Number(part.slice(colon + 1));
+  }
+  return out;
 }
