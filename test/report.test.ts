@@ -90,7 +90,7 @@ describe("failover report", () => {
       "`000-edge-gateway`", `[${CASE}](${files[0]})`,
       `${e.at} s: ${e.event}<br>${e.recoveredAt} s: cluster-2 recovers`,
       `${e.healthy!.healthy}/${e.healthy!.total}: ${e.expectedShare}%`, `${e.settled!.toFixed(2)} (${e.errorsUntilSettled} errors)`,
-      e.failover!.toFixed(2), e.failback!.toFixed(2),
+      e.splitSettled!.toFixed(2), e.failover!.toFixed(2), e.failback!.toFixed(2),
       `${t.errors} (${((100 * t.errors) / t.requests).toFixed(2)}%)`, String(t.retries), String(t.probes), e.flapping ? "yes" : "no",
     ]);
     const readme = readFileSync(join(dir, "README.md"), "utf8");

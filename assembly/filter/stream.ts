@@ -187,7 +187,9 @@ export class FailoverStream extends HttpContext {
     const nowMs = <i64>(nowNanos() / 1000000);
     const code = getPropertyInt(["response", "code"], 0);
     const flags = getPropertyInt(["response", "flags"], 0);
-    const details = getPropertyString(["response", "code_details"]);
+    // The details matter only for a flag or a code Envoy's own replies use (0, 4xx, 5xx): a
+    // 1xx-3xx without flags is an upstream's answer, and reading them would cost a host call.
+    const details = flags != 0 || code == 0 || code >= 400 ? getPropertyString(["response", "code_details"]) : null;
     // Absent before Envoy 1.33: unknown, not 1 (-1). 0 is "no attempt made": counted as one.
     let attempts = getPropertyInt(["upstream", "request_attempt_count"], -1);
     const known = attempts >= 0;

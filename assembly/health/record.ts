@@ -16,8 +16,8 @@
 //                                                  0 until the window's mean latency exceeds
 //                                                  tolerance x the cluster's own baseline, 1 at 2x that
 //   share    = endpoints not ejected / max(policy endpoints, endpoints in the table), where Envoy
-//              names endpoints; else 1 (the success rate alone estimates the healthy share)
-//   target   = 0 while ejected; otherwise 100 x min(success, share) x (1 - latencyWeight x latency)
+//              names endpoints (Envoy's arithmetic counts hosts); else the success estimate
+//   target   = 0 while ejected; otherwise 100 x share x (1 - latencyWeight x latency)
 //   score    = follows the target when it is `hysteresis` points away or more (so a cluster
 //              hovering at a threshold of Envoy's split does not flap): down at once (fast
 //              failover), up by at most 100 points per slowStart (gradual failback, after an
@@ -303,9 +303,9 @@ export class HealthRecord extends Monitor {
     const seen = this.countEndpoints(nowMs, o);
     this.seenEndpoints = seen;
     const total = max(endpoints, seen);
-    // The share of the cluster's endpoints not ejected, where Envoy names them; else 1, and the
-    // success rate alone estimates the healthy share.
-    const share = seen > 0 ? <f64>(total - this.ejectedEndpoints) / <f64>total : 1;
+    // The share of the cluster's endpoints not ejected, where Envoy names them (as Envoy's own
+    // arithmetic counts hosts); else the success rate estimates it.
+    const endpointShare = <f64>(total - this.ejectedEndpoints) / <f64>total;
     let reqs: u32 = 0, bad: u32 = 0, latN: u32 = 0;
     let latSum: f64 = 0;
     for (let i = 0; i < BUCKETS; i++) {
@@ -337,12 +337,13 @@ export class HealthRecord extends Monitor {
       }
     }
     this.lastBaselineMs = nowMs;
-    let target = this.ejected ? 0 : 100 * min(success, share) * (1 - h.latencyWeight * latencyPenalty);
+    const share = seen > 0 ? endpointShare : success;
+    let target = this.ejected ? 0 : 100 * share * (1 - h.latencyWeight * latencyPenalty);
     target = Math.round(target * 100) / 100;
     const p = this.published;
     if (p < 0 || target <= p - h.hysteresis || target == 0) {
       this.published = target;
-    } else if (target >= p + h.hysteresis || (target == Math.round(10000 * share) / 100 && p < target)) {
+    } else if (target >= p + h.hysteresis || (target == Math.round(10000 * (seen > 0 ? endpointShare : 1)) / 100 && p < target)) {
       // The ramp goes all the way to a whole endpoint share (100 with all healthy, 10 of 14
       // healthy: 71.43), else it would stop a hysteresis short of it, below Envoy's count.
       const rise = h.slowStartMs > 0 ? 100 * elapsed / h.slowStartMs : 100;

@@ -27,7 +27,7 @@ export interface Feature {
 export type FeatureId =
   | "aggregate-cluster" | "previous-priorities" | "early-header-mutation" | "route-cache-action"
   | "request-attempt-count" | "failure-policy" | "internal-address-strip" | "eg-ext-proc-mutation"
-  | "eg-early-request-headers" | "istio-target-refs" | "composite-cluster";
+  | "eg-early-request-headers" | "istio-target-refs" | "composite-cluster" | "upstream-address";
 
 export const FEATURES: readonly Feature[] = [
   {
@@ -53,6 +53,11 @@ export const FEATURES: readonly Feature[] = [
     id: "request-attempt-count", what: "upstream.request_attempt_count: how many attempts a request took (the outcome of each attempt)", envoy: "1.33",
     below: "the attribute is absent: the module cannot tell a first-attempt success from one rescued by a retry on another cluster, so the outcomes of retried requests cannot be attributed attempt by attempt",
     source: "Envoy changelog 1.33.0 (CEL attributes); source/extensions/filters/common/expr/context.cc",
+  },
+  {
+    id: "upstream-address", what: "upstream.address (each attempt's endpoint, ip:port) in ext_proc response_attributes: the healthy share from endpoints", envoy: "1.30",
+    below: "ext_proc sends no attributes: the sidecar's clusters fall back to the success-rate estimate (healthFrom: success-rate). In Wasm the property is older than the project minimum (Context::findValue maps upstream to the CEL UpstreamWrapper, read @ 031fa2b5)",
+    source: "Envoy changelog 1.30.0 (changelogs/1.30.0.yaml @ 22fecd20: ext_proc implemented request_attributes and response_attributes); source/extensions/filters/common/expr/context.cc @ 00ab8ce99a54 (UpstreamLookupValues Address: the upstream host's address()->asStringView())",
   },
   {
     id: "failure-policy", what: "Wasm failure_policy (FAIL_CLOSED, FAIL_OPEN, FAIL_RELOAD); fail_open is deprecated for it and setting both is an error", envoy: "1.33",

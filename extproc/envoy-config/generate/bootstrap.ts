@@ -43,7 +43,7 @@ const SIDECAR = { cluster: "failover-sidecar", address: "127.0.0.1", port: 50051
 /** The request attributes the sidecar reads: the client address (source-IP affinity) and this proxy's node. */
 export const REQUEST_ATTRIBUTES = ["source.address", "xds.node.id", "xds.node.locality.region", "xds.node.locality.zone", "xds.node.locality.sub_zone", "xds.node.metadata.CLUSTER_ID"];
 /** What the sidecar learns each outcome from (the filter's on_log inputs) and explains with. */
-export const RESPONSE_ATTRIBUTES = ["response.code", "response.flags", "response.code_details", "xds.cluster_name", "upstream.request_attempt_count"];
+export const RESPONSE_ATTRIBUTES = ["response.code", "response.flags", "response.code_details", "xds.cluster_name", "upstream.request_attempt_count", "upstream.address"];
 
 /** The bootstrap fragment that gives the filter's metrics Prometheus labels (stats_tags are bootstrap-only). */
 export function statsTagsBootstrap(): Obj {
