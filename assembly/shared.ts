@@ -41,4 +41,4 @@ export const FLAG_DR: i64 = 0x10000000; // downstream remote reset
 // @ts-ignore: decorator
 @lazy export const PLAN_ROUTE_CLUSTER_FIELDS = "name,priority,share,score,ejected,reason,via";
 // @ts-ignore: decorator
-@lazy export const PLAN_CLUSTER_FIELDS = "name,score,ejected,ejections,requests,failures,latencyMs,baselineMs,assumed";
+@lazy export const PLAN_CLUSTER_FIELDS = "name,score,ejected,ejections,requests,failures,latencyMs,baselineMs,assumed,healthFrom,endpoints,ejectedEndpoints";

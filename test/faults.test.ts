@@ -120,7 +120,10 @@ describe("shared-data contention", () => {
         finish(h);
       }
       w.expectAlive();
-      w.advance(300);
+      // Each worker merges its successes at its next tick (failures are written at once): after
+      // one round of ticks every count is in the shared records, after a second every worker's
+      // plan shows them all (a success reaches the others within one refresh interval).
+      w.advance(600);
       for (let i = 0; i < workers; i++) {
         const byName = Object.fromEntries(w.plan(i).clusters.map((c) => [c.name, { requests: c.requests, failures: c.failures }]));
         expect(byName).toEqual(expected);
@@ -141,10 +144,12 @@ describe("shared-data contention", () => {
     const a = new Workers(one, 1, shared);
     other = new Workers(one, 1, shared);
     let pending = 0;
+    // The competing writes are failures: a worker writes a failure at once (its successes wait
+    // for its next tick).
     shared.interfere = () => {
       if (!other) return false;
       const d = other.request(0, [[":authority", "svc"], [":path", "/"]]);
-      other.complete(d.stream, { code: 200, flags: 0, attempts: 1, latencyMs: 0 });
+      other.complete(d.stream, { code: 503, flags: 0, attempts: 1, latencyMs: 0 });
       pending++;
       return true;
     };
@@ -156,7 +161,7 @@ describe("shared-data contention", () => {
     a.advance(300);
     const total = a.plan().clusters.reduce((n, c) => n + c.requests, 0);
     const failures = a.plan().clusters.reduce((n, c) => n + c.failures, 0);
-    expect(failures).toBe(20);
+    expect(failures).toBe(20 + pending);
     expect(total).toBe(20 + pending);
     expect(shared.refused).toBeGreaterThanOrEqual(20 * 15);
     report("CAS worst case", { updates: 20, competingWrites: pending, refusedWrites: shared.refused });
@@ -169,7 +174,7 @@ describe("shared-data contention", () => {
     const a = new Workers(one, 1, shared);
     const other = new Workers(one, 1, shared);
     shared.interfere = () => {
-      other.complete(other.request(0, [[":authority", "svc"], [":path", "/"]]).stream, { code: 200, flags: 0, attempts: 1, latencyMs: 0 });
+      other.complete(other.request(0, [[":authority", "svc"], [":path", "/"]]).stream, { code: 503, flags: 0, attempts: 1, latencyMs: 0 });
       return true;
     };
     const d = a.request(0, [[":authority", "svc"], [":path", "/"]]);
