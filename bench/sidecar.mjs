@@ -1,18 +1,22 @@
 // Sidecar throughput and latency over loopback gRPC, one stream per request as Envoy does
 // (request headers, then response headers, then the end of the stream), at concurrency 1, 16
-// and 64: the do-nothing ext_proc server (same stack) is the baseline, and the same sidecar
-// serving the empty module (its plumbing without the filter) is the second one. Each server runs
-// in its own process; this process is the load generator. The servers' CPU time per request
-// splits the sidecar's cost: grpc-js and ext_proc (the do-nothing server), the sidecar's
-// conversions (the empty-module sidecar's extra, of which the host's floor is measured in the
-// filter suite), and the module (the failover sidecar's extra over the empty-module one).
+// and 64: the do-nothing ext_proc server (grpc-js with proto-loader's service definition, as one
+// writes it) is the baseline of the targets; the same do-nothing server on the sidecar's codec
+// (extproc/sidecar/codec.ts) is the floor of the sidecar's plumbing; the same sidecar serving the
+// empty module (its plumbing without the filter) is the third. Each server runs in its own
+// process; this process is the load generator. The servers' CPU time per request splits the
+// sidecar's cost: grpc-js and ext_proc (the do-nothing server on the sidecar's codec), the
+// sidecar's conversions (the empty-module sidecar's extra, of which the host's floor is measured
+// in the filter suite), and the module (the failover sidecar's extra over the empty-module one).
+// `node bench/sidecar.mjs` runs this suite alone (BENCH_SECONDS, default 5).
 import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { extProcService } from "../dist/sidecar/protocol.js";
+import { genericExtProcService } from "../dist/sidecar/protocol.js";
 import { FLOOR, REQUEST } from "./filter.mjs";
-import { percentile, record, valueOf } from "./lib.mjs";
+import { machine, percentile, record, table, valueOf } from "./lib.mjs";
 
-const Client = grpc.makeGenericClientConstructor(extProcService(), "ExternalProcessor");
+const Client = grpc.makeGenericClientConstructor(genericExtProcService(), "ExternalProcessor");
 const headers = (h) => ({ headers: h.map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) });
 const REQ = { request_headers: { headers: headers(REQUEST), end_of_stream: true } };
 const RESP = { response_headers: { headers: headers([[":status", "200"], ["content-type", "text/html"]]), end_of_stream: true } };
@@ -94,10 +98,16 @@ export async function drive(port, total) {
 
 export const SERVERS = [
   ["noop", "do-nothing server"],
+  ["noop-codec", "do-nothing server, sidecar's codec"],
   ["empty", "sidecar, empty module"],
   ["failover", "failover sidecar"],
 ];
-const BASELINES = { noop: [], empty: ["do-nothing server"], failover: ["do-nothing server", "sidecar, empty module"] };
+const BASELINES = {
+  noop: [],
+  "noop-codec": ["do-nothing server"],
+  empty: ["do-nothing server", "do-nothing server, sidecar's codec"],
+  failover: ["do-nothing server", "do-nothing server, sidecar's codec", "sidecar, empty module"],
+};
 
 export async function run({ seconds = Number(process.env.BENCH_SECONDS ?? 5) } = {}) {
   const suite = "sidecar over loopback gRPC";
@@ -127,13 +137,21 @@ function split(concurrency, c) {
   const suite = "sidecar CPU per request, split";
   const floor = valueOf("filter cost per request", FLOOR); // measured earlier in this run, if at all
   const at = (what) => `c${concurrency}: ${what}`;
-  record(suite, at("ext_proc and grpc-js (the do-nothing server)"), c.noop, "µs");
-  const plumbing = c.empty - c.noop;
-  if (floor === undefined) record(suite, at("sidecar conversions and the host's floor (empty-module sidecar - do-nothing)"), plumbing, "µs");
+  record(suite, at("ext_proc and grpc-js (the do-nothing server on the sidecar's codec)"), c["noop-codec"], "µs");
+  record(suite, at("proto-loader's generic conversions, which the sidecar does not pay (do-nothing - do-nothing on the sidecar's codec)"), c.noop - c["noop-codec"], "µs");
+  const plumbing = c.empty - c["noop-codec"];
+  if (floor === undefined) record(suite, at("sidecar conversions and the host's floor (empty-module sidecar - do-nothing on the sidecar's codec)"), plumbing, "µs");
   else {
-    record(suite, at("sidecar conversions: headers, attributes, answer, metrics (empty-module sidecar - do-nothing - host floor)"), plumbing - floor, "µs");
+    record(suite, at("sidecar conversions: headers, attributes, answer, metrics (empty-module sidecar - do-nothing on the sidecar's codec - host floor)"), plumbing - floor, "µs");
     record(suite, at("host floor (filter suite, empty module)"), floor, "µs");
   }
   record(suite, at("the module, its host calls and its mutation's encoding (failover sidecar - empty-module sidecar)"), c.failover - c.empty, "µs");
   record(suite, at("failover sidecar in all"), c.failover, "µs");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const m = machine();
+  process.stderr.write(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}\n`);
+  await run();
+  process.stdout.write(table() + "\n");
 }

@@ -12,13 +12,15 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import {
-  BufferType, type CallbackResult, type HeaderMap, type HttpStream, MapType, type PropertyTree, StreamStateError,
+  BufferType, type CallbackResult, type HttpStream, MapType, type PropertyTree, StreamStateError,
 } from "../host/index.js";
+import { prepared } from "./codec.js";
+import type { ExpiryQueue } from "./expiry.js";
 import type { FilterPool } from "./filter-pool.js";
 import type { Logger } from "./logger.js";
 import {
-  attributesToProperties, fromStruct, headerBytes, headerMutation, headerSets, isEmptyMutation, nodeLocality, toHeaderMap,
-  type ProcessingRequest, type ProcessingResponse,
+  type HeaderPair, type ProcessingRequest, type ProcessingResponse, type ProtoHeaderMap,
+  attributesToProperties, fromStruct, headerBytes, headerMutation, headerPairs, headerSets, nodeLocality,
 } from "./protocol.js";
 import type { SidecarMetrics } from "./prometheus.js";
 import { ResponseFlag } from "../module/contract.js";
@@ -26,7 +28,13 @@ import { ResponseFlag } from "../module/contract.js";
 /** Envoy's DownstreamConnectionTermination flag: the stream ended with no response. */
 const FLAG_DC = ResponseFlag.DC;
 
-export type ExtProcCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
+export type ExtProcCall = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse | Buffer>;
+
+/** The answers to headers the filter left as they were, encoded once (most response headers). */
+const UNCHANGED = {
+  request_headers: prepared({ request_headers: { response: {} } }),
+  response_headers: prepared({ response_headers: { response: {} } }),
+};
 
 export interface ProcessorLimits {
   /** Largest header (or trailer) set accepted, in bytes of names and values. */
@@ -44,7 +52,8 @@ export class StreamProcessor {
   private bodiesSeen = false;
   private finished = false;
   private ended = false;
-  private readonly timer: NodeJS.Timeout | undefined;
+  /** The filter answered the request itself (ImmediateResponse): Envoy needs nothing more. */
+  private replied = false;
   private readonly properties: PropertyTree = {};
 
   constructor(
@@ -53,16 +62,15 @@ export class StreamProcessor {
     private readonly metrics: SidecarMetrics,
     private readonly logger: Logger,
     private readonly limits: ProcessorLimits,
+    /** Ends streams open longer than limits.streamTimeoutMs (absent: never). */
+    private readonly expiry: ExpiryQueue<StreamProcessor> | undefined,
     private readonly onDone: () => void,
   ) {
     call.on("data", (m: ProcessingRequest) => this.onMessage(m));
     call.on("end", () => this.complete());
     call.on("cancelled", () => this.finish());
     call.on("error", () => this.finish());
-    if (limits.streamTimeoutMs > 0) {
-      this.timer = setTimeout(() => this.expire(), limits.streamTimeoutMs);
-      this.timer.unref();
-    }
+    expiry?.add(this);
   }
 
   /** Every answer is written (each is answered as it arrives): end the stream with OK. */
@@ -75,7 +83,8 @@ export class StreamProcessor {
     else this.call.end();
   }
 
-  private expire(): void {
+  /** Called by the expiry queue when the stream outlived --stream-timeout. */
+  expire(): void {
     if (this.finished) return;
     this.metrics.expired.inc();
     const details = `stream open ${this.limits.streamTimeoutMs} ms (--stream-timeout) with nothing left to answer: processing ended`;
@@ -84,8 +93,8 @@ export class StreamProcessor {
   }
 
   /** After this answer Envoy needs nothing more from this stream. */
-  private done(m: ProcessingRequest, answer: ProcessingResponse): boolean {
-    if (answer.immediate_response) return true; // Envoy closes its side too: the request is answered
+  private done(m: ProcessingRequest): boolean {
+    if (this.replied) return true; // Envoy closes its side too: the request is answered
     if (m.request !== "response_headers") return false;
     return !this.bodiesSeen || (m.response_headers?.end_of_stream ?? false);
   }
@@ -93,11 +102,11 @@ export class StreamProcessor {
   private onMessage(m: ProcessingRequest): void {
     if (this.finished) return;
     const kind = m.request ?? "unknown";
-    this.metrics.messages.inc({ kind });
+    this.metrics.countMessage(kind);
     try {
       const answer = this.handle(m);
       if (!m.observability_mode) this.call.write(answer);
-      if (this.done(m, answer)) this.complete();
+      if (this.done(m)) this.complete();
     } catch (e) {
       const invalid = e instanceof StreamStateError || e instanceof ProtocolError;
       const code = e instanceof LimitError ? 8 /* RESOURCE_EXHAUSTED */ : invalid ? 3 /* INVALID_ARGUMENT */ : 13 /* INTERNAL */;
@@ -110,7 +119,7 @@ export class StreamProcessor {
     }
   }
 
-  private handle(m: ProcessingRequest): ProcessingResponse {
+  private handle(m: ProcessingRequest): ProcessingResponse | Buffer {
     if (m.malformed) throw new ProtocolError(m.malformed);
     if (m.request !== "request_headers" && m.request !== "response_headers") this.bodiesSeen = true;
     if (m.attributes) attributesToProperties(m.attributes, this.properties);
@@ -123,22 +132,22 @@ export class StreamProcessor {
       case "request_headers": {
         if (this.stream) throw new ProtocolError("request_headers sent twice on one stream");
         const headers = this.checkedHeaders(m.request_headers?.headers);
-        const started = process.hrtime.bigint();
+        const started = performance.now();
         const vm = this.pool.vmFor(nodeLocality(this.properties));
-        identifyEnvoy(this.properties, this.call.getPeer());
+        identifyEnvoy(this.properties, this.call);
         this.stream = vm.createStream(this.properties);
-        const r = this.stream.sendRequestHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.request_headers?.end_of_stream ?? false);
-        this.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        const r = this.stream.sendRequestHeaders(headers, m.request_headers?.end_of_stream ?? false);
+        this.metrics.decisionSeconds.observe((performance.now() - started) / 1e3);
         return this.headersAnswer("request_headers", r, MapType.HttpRequestHeaders);
       }
       case "response_headers": {
         const s = this.started("response_headers");
         const headers = this.checkedHeaders(m.response_headers?.headers);
-        const status = Number(headers.get(":status"));
+        const status = Number(firstValue(headers, ":status"));
         const response = (this.properties.response ??= {}) as PropertyTree;
         if (response.code === undefined && Number.isInteger(status)) response.code = status;
         this.responseSeen = true;
-        const r = s.sendResponseHeaders(headers.entries.map((e) => [e.name, e.value] as const), m.response_headers?.end_of_stream ?? false);
+        const r = s.sendResponseHeaders(headers, m.response_headers?.end_of_stream ?? false);
         return this.headersAnswer("response_headers", r, MapType.HttpResponseHeaders);
       }
       case "request_body":
@@ -160,9 +169,7 @@ export class StreamProcessor {
         const s = this.started(m.request);
         const trailers = this.checkedHeaders(m[m.request]?.trailers);
         const request = m.request === "request_trailers";
-        const r = request
-          ? s.sendRequestTrailers(trailers.entries.map((e) => [e.name, e.value] as const))
-          : s.sendResponseTrailers(trailers.entries.map((e) => [e.name, e.value] as const));
+        const r = request ? s.sendRequestTrailers(trailers) : s.sendResponseTrailers(trailers);
         if (r.localReply) return this.immediate(r);
         const changes = r.mutations.headers.get(request ? MapType.HttpRequestTrailers : MapType.HttpResponseTrailers);
         return { [m.request]: { header_mutation: headerMutation(changes ?? []) } };
@@ -173,19 +180,21 @@ export class StreamProcessor {
   }
 
   /** The answer to a headers message, from what the filter's callback changed (its mutations). */
-  private headersAnswer(kind: "request_headers" | "response_headers", r: CallbackResult, type: MapType): ProcessingResponse {
+  private headersAnswer(kind: "request_headers" | "response_headers", r: CallbackResult, type: MapType): ProcessingResponse | Buffer {
     if (r.failure) this.metrics.errors.inc({ kind: "filter_trap" });
     if (r.localReply) return this.immediate(r);
-    const mutation = headerMutation(r.mutations.headers.get(type) ?? []);
-    const response: Record<string, unknown> = {};
-    if (!isEmptyMutation(mutation)) response.header_mutation = mutation;
+    const changes = r.mutations.headers.get(type);
+    // Every change is a removal or at least one value: no changes, no mutation.
+    if (!changes || changes.length === 0) return UNCHANGED[kind];
+    const response: Record<string, unknown> = { header_mutation: headerMutation(changes) };
     // The route reads the routing header: Envoy must pick the route again after we changed it.
-    if (kind === "request_headers" && r.mutations.routeCacheCleared && !isEmptyMutation(mutation)) response.clear_route_cache = true;
+    if (kind === "request_headers" && r.mutations.routeCacheCleared) response.clear_route_cache = true;
     return { [kind]: { response } };
   }
 
   private immediate(r: CallbackResult): ProcessingResponse {
     const reply = r.localReply!;
+    this.replied = true;
     this.metrics.localReplies.inc();
     const answer: Record<string, unknown> = {
       status: { code: reply.status },
@@ -202,19 +211,19 @@ export class StreamProcessor {
     return this.stream;
   }
 
-  private checkedHeaders(proto: Parameters<typeof toHeaderMap>[0]): HeaderMap {
+  private checkedHeaders(proto: ProtoHeaderMap | null | undefined): HeaderPair[] {
     const count = proto?.headers?.length ?? 0;
     if (count > this.limits.maxHeaderCount) throw new LimitError(`header set of ${count} headers exceeds the limit of ${this.limits.maxHeaderCount}`);
     const bytes = headerBytes(proto);
     if (bytes > this.limits.maxHeaderBytes) throw new LimitError(`header set of ${bytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes}`);
-    return toHeaderMap(proto);
+    return headerPairs(proto);
   }
 
   /** The HTTP request is over (or abandoned): run the filter's log phase once. */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.timer);
+    this.expiry?.delete(this);
     this.onDone();
     const s = this.stream;
     if (!s || s.ended) return;
@@ -226,16 +235,38 @@ export class StreamProcessor {
   }
 }
 
+const utf8 = new TextDecoder();
+
+/** The first value of `name` (lower case) as text, as the host's header map reads it. */
+function firstValue(headers: readonly HeaderPair[], name: string): string | undefined {
+  for (const [key, value] of headers) {
+    if (key === name || (key.length === name.length && key.toLowerCase() === name)) return typeof value === "string" ? value : utf8.decode(value);
+  }
+  return undefined;
+}
+
 /**
  * The filter tells failing sources apart (health.outlierDetection.minSources) by source.address,
  * else by xds.node.id; an Envoy that sends neither is one source, named by its gRPC peer's address.
  */
-function identifyEnvoy(props: PropertyTree, peer: string): void {
+function identifyEnvoy(props: PropertyTree, call: ExtProcCall): void {
   const source = props.source as PropertyTree | undefined;
   const xds = (props.xds ??= {}) as PropertyTree;
   const node = (xds.node ??= {}) as PropertyTree;
-  // Without the port: each Envoy worker holds its own connection, and they are one Envoy.
-  if (source?.address === undefined && node.id === undefined) node.id = `grpc-peer:${peer.replace(/:\d+$/, "")}`;
+  if (source?.address === undefined && node.id === undefined) node.id = peerSource(call.getPeer());
+}
+
+// The last peer's name: streams come in runs from one connection, so the text is made once a run.
+let lastPeer = "";
+let lastPeerSource = "";
+
+/** A gRPC peer ("host:port") as a source name, without the port: each Envoy worker holds its own connection, and they are one Envoy. */
+function peerSource(peer: string): string {
+  if (peer !== lastPeer) {
+    lastPeer = peer;
+    lastPeerSource = `grpc-peer:${peer.replace(/:\d+$/, "")}`;
+  }
+  return lastPeerSource;
 }
 
 /** A message Envoy would never send in this order or shape. */

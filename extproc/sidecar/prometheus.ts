@@ -35,12 +35,38 @@ const FILTER_HELP: Record<string, string> = {
  */
 const LINT_FAILING_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 
+/** The ext_proc message kinds counted by failover_sidecar_messages_total ("unknown": none set). */
+const MESSAGE_KINDS = ["request_headers", "response_headers", "request_body", "response_body", "request_trailers", "response_trailers", "unknown"] as const;
+type MessageKind = (typeof MESSAGE_KINDS)[number];
+
 export class SidecarMetrics {
+  /**
+   * What every request counts, as plain numbers: prom-client hashes the labels of each inc() to
+   * find its series. They are folded into the metrics when these are read (a scrape, get()).
+   */
+  private readonly perRequest = { streams: 0, active: 0, messages: new Map<string, number>(MESSAGE_KINDS.map((k) => [k, 0])) };
   readonly registry = new client.Registry();
-  readonly streams = new client.Counter({ name: "failover_sidecar_streams_total", help: "ext_proc streams (HTTP requests) accepted", registers: [this.registry] });
-  readonly active = new client.Gauge({ name: "failover_sidecar_streams_active", help: "ext_proc streams in flight", registers: [this.registry] });
+  readonly streams: client.Counter = new client.Counter({
+    name: "failover_sidecar_streams_total", help: "ext_proc streams (HTTP requests) accepted", registers: [this.registry],
+    collect: () => {
+      if (this.perRequest.streams > 0) this.streams.inc(this.perRequest.streams);
+      this.perRequest.streams = 0;
+    },
+  });
+  readonly active: client.Gauge = new client.Gauge({
+    name: "failover_sidecar_streams_active", help: "ext_proc streams in flight", registers: [this.registry],
+    collect: (): void => this.active.set(this.perRequest.active),
+  });
   readonly shed = new client.Counter({ name: "failover_sidecar_shed_total", help: "streams refused because too many were in flight", registers: [this.registry] });
-  readonly messages = new client.Counter({ name: "failover_sidecar_messages_total", help: "ext_proc messages by kind", labelNames: ["kind"], registers: [this.registry] });
+  readonly messages: client.Counter = new client.Counter({
+    name: "failover_sidecar_messages_total", help: "ext_proc messages by kind", labelNames: ["kind"], registers: [this.registry],
+    collect: () => {
+      for (const [kind, n] of this.perRequest.messages) {
+        if (n > 0) this.messages.inc({ kind }, n);
+        this.perRequest.messages.set(kind, 0);
+      }
+    },
+  });
   readonly errors = new client.Counter({ name: "failover_sidecar_errors_total", help: "streams ended with an error, by kind", labelNames: ["kind"], registers: [this.registry] });
   readonly localReplies = new client.Counter({ name: "failover_sidecar_local_replies_total", help: "requests answered by the filter itself (ImmediateResponse)", registers: [this.registry] });
   readonly reloads = new client.Counter({ name: "failover_sidecar_policy_reloads_total", help: "policy reloads by result", labelNames: ["result"], registers: [this.registry] });
@@ -67,6 +93,23 @@ export class SidecarMetrics {
     // Every label value a counter can take, at 0 from the start (an increase() alert sees the first).
     for (const kind of ["protocol", "limit", "internal", "filter_trap"]) this.errors.inc({ kind }, 0);
     for (const result of ["ok", "rejected", "unreadable"]) this.reloads.inc({ result }, 0);
+  }
+
+  /** An ext_proc stream was accepted. */
+  streamOpened(): void {
+    this.perRequest.streams++;
+    this.perRequest.active++;
+  }
+
+  /** An accepted stream ended. */
+  streamClosed(): void {
+    this.perRequest.active--;
+  }
+
+  /** One ext_proc message of this kind arrived. */
+  countMessage(kind: MessageKind): void {
+    const m = this.perRequest.messages;
+    m.set(kind, m.get(kind)! + 1);
   }
 
   /** The policy now serving: one failover_policy_info series, for its sha256. */

@@ -1,19 +1,22 @@
 // Envoy's external processing protocol (envoy.service.ext_proc.v3), loaded from the protos that
 // ship in @grpc/grpc-js-xds, and the conversions between its messages and the host's types.
 
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { type HeaderChange, HeaderMap, type PropertyTree } from "../host/index.js";
+import { type HeaderChange, type HeaderMap, type HeaderValue, type PropertyTree } from "../host/index.js";
+import { EXT_PROC_PROTO, PROTO_DIRS, decodeRequest, encodeResponse } from "./codec.js";
 
-const require = createRequire(import.meta.url);
-const deps = join(dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
+let generic: grpc.ServiceDefinition | undefined;
 
-/** The ExternalProcessor service definition (loaded once). */
-export function extProcService(): grpc.ServiceDefinition {
-  const def = protoLoader.loadSync("envoy/service/ext_proc/v3/external_processor.proto", {
-    includeDirs: ["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((d) => join(deps, d)),
+/**
+ * The ExternalProcessor service definition as proto-loader makes it (loaded once): plain objects
+ * in and out, converted on every message. Clients use it (tests, the load generator), and the
+ * benchmark's do-nothing server is built on it.
+ */
+export function genericExtProcService(): grpc.ServiceDefinition {
+  if (generic) return generic;
+  const def = protoLoader.loadSync(EXT_PROC_PROTO, {
+    includeDirs: PROTO_DIRS,
     keepCase: true,
     longs: Number,
     enums: String,
@@ -23,27 +26,39 @@ export function extProcService(): grpc.ServiceDefinition {
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     envoy: { service: { ext_proc: { v3: { ExternalProcessor: grpc.ServiceClientConstructor } } } };
   };
-  const service = pkg.envoy.service.ext_proc.v3.ExternalProcessor.service;
-  // grpc-js answers a message it cannot decode with INTERNAL and never shows it to the handler;
-  // decoded here instead, the handler sees it and refuses it with INVALID_ARGUMENT, naming it.
+  generic = pkg.envoy.service.ext_proc.v3.ExternalProcessor.service;
+  return generic;
+}
+
+/**
+ * The service definition the sidecar serves: the client's halves as proto-loader makes them, the
+ * server's halves on codec.ts (requests decoded without a generic conversion, answers encoded
+ * from the processor's objects or passed through when prepared).
+ */
+export function extProcService(): grpc.ServiceDefinition {
+  const service = genericExtProcService();
   const process = service.Process;
-  const decode = process.requestDeserialize;
   return {
     ...service,
     Process: {
       ...process,
+      // grpc-js answers a message it cannot decode with INTERNAL and never shows it to the handler;
+      // decoded here instead, the handler sees it and refuses it with INVALID_ARGUMENT, naming it.
       requestDeserialize: (bytes: Buffer): ProcessingRequest => {
         try {
-          return decode(bytes) as ProcessingRequest;
+          return decodeRequest(bytes) as ProcessingRequest;
         } catch (e) {
           return { malformed: `not a ProcessingRequest (${bytes.length} bytes): ${(e as Error).message}` };
         }
       },
+      responseSerialize: encodeResponse,
     },
   };
 }
 
-// ---- message shapes (keepCase, oneofs) ---------------------------------------------------------
+// ---- message shapes (field names as in the protos) ---------------------------------------------
+// A decoded request (codec.ts) reads a message field that is absent as null, a scalar as its
+// proto3 default; `request` and a Value's `kind` name the oneof member that is set.
 
 export interface ProtoHeaderValue { key: string; value?: string; raw_value?: Uint8Array }
 export interface ProtoHeaderMap { headers?: ProtoHeaderValue[] }
@@ -55,45 +70,62 @@ export interface ProtoValue {
 export interface ProtoStruct { fields?: Record<string, ProtoValue> }
 export interface ProcessingRequest {
   request?: "request_headers" | "response_headers" | "request_body" | "response_body" | "request_trailers" | "response_trailers";
-  request_headers?: { headers?: ProtoHeaderMap; end_of_stream?: boolean };
-  response_headers?: { headers?: ProtoHeaderMap; end_of_stream?: boolean };
-  request_body?: { body?: Uint8Array; end_of_stream?: boolean };
-  response_body?: { body?: Uint8Array; end_of_stream?: boolean };
-  request_trailers?: { trailers?: ProtoHeaderMap };
-  response_trailers?: { trailers?: ProtoHeaderMap };
-  metadata_context?: { filter_metadata?: Record<string, ProtoStruct> };
-  attributes?: Record<string, ProtoStruct>;
+  request_headers?: { headers?: ProtoHeaderMap | null; end_of_stream?: boolean } | null;
+  response_headers?: { headers?: ProtoHeaderMap | null; end_of_stream?: boolean } | null;
+  request_body?: { body?: Uint8Array; end_of_stream?: boolean } | null;
+  response_body?: { body?: Uint8Array; end_of_stream?: boolean } | null;
+  request_trailers?: { trailers?: ProtoHeaderMap | null } | null;
+  response_trailers?: { trailers?: ProtoHeaderMap | null } | null;
+  metadata_context?: { filter_metadata?: Record<string, ProtoStruct> } | null;
+  attributes?: Record<string, ProtoStruct> | null;
   observability_mode?: boolean;
   /** Set by our decoder (not a proto field) when the message bytes were not a ProcessingRequest. */
   malformed?: string;
 }
-export interface HeaderValueOption { header: { key: string; raw_value: Buffer }; append?: { value: boolean } }
+export interface HeaderValueOption { header: { key: string; raw_value: Uint8Array }; append?: { readonly value: boolean } }
 export interface HeaderMutation { set_headers: HeaderValueOption[]; remove_headers: string[] }
 export type ProcessingResponse = Record<string, unknown>;
 
 // ---- conversions -------------------------------------------------------------------------------
 
-/** Envoy sends header values in raw_value (bytes); `value` only from old Envoys. */
-export function toHeaderMap(proto: ProtoHeaderMap | undefined): HeaderMap {
-  const map = new HeaderMap();
-  for (const h of proto?.headers ?? []) {
-    map.add(h.key, h.raw_value && h.raw_value.length ? h.raw_value : (h.value ?? ""));
+/** One header as the host takes it: [name, value]. */
+export type HeaderPair = readonly [string, HeaderValue];
+
+/**
+ * The headers of an ext_proc header set as [name, value] pairs for the host, each value as Envoy
+ * sent it: raw_value (bytes), or `value` from old Envoys. No copy: the host keeps the bytes.
+ */
+export function headerPairs(proto: ProtoHeaderMap | null | undefined): HeaderPair[] {
+  const headers = proto?.headers;
+  if (!headers) return [];
+  const pairs = new Array<HeaderPair>(headers.length);
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i];
+    pairs[i] = [h.key, h.raw_value && h.raw_value.length ? h.raw_value : (h.value ?? "")];
   }
-  return map;
+  return pairs;
 }
 
 /** Byte size of a header map as Envoy counts it (names plus values). */
-export function headerBytes(proto: ProtoHeaderMap | undefined): number {
+export function headerBytes(proto: ProtoHeaderMap | null | undefined): number {
+  const headers = proto?.headers;
+  if (!headers) return 0;
   let n = 0;
-  for (const h of proto?.headers ?? []) n += Buffer.byteLength(h.key) + (h.raw_value?.length ?? 0) + Buffer.byteLength(h.value ?? "");
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i];
+    n += Buffer.byteLength(h.key) + (h.raw_value?.length ?? 0) + (h.value ? Buffer.byteLength(h.value) : 0);
+  }
   return n;
 }
 
 /**
  * The HeaderMutation for the changes the host recorded: a removed name goes to remove_headers, a
  * changed name's values in order to set_headers (the first overwrites, the rest append). Envoy
- * reads raw_value only, so that is the field we fill.
+ * reads raw_value only, so that is the field we fill, with the host's bytes as they are (the
+ * encoder copies them into the answer).
  */
+const APPEND = Object.freeze({ value: true });
+
 export function headerMutation(changes: readonly HeaderChange[]): HeaderMutation {
   const mutation: HeaderMutation = { set_headers: [], remove_headers: [] };
   for (const { name, values } of changes) {
@@ -101,11 +133,8 @@ export function headerMutation(changes: readonly HeaderChange[]): HeaderMutation
       mutation.remove_headers.push(name);
       continue;
     }
-    values.forEach((v, i) => {
-      const option: HeaderValueOption = { header: { key: name, raw_value: Buffer.from(v) } };
-      if (i > 0) option.append = { value: true };
-      mutation.set_headers.push(option);
-    });
+    mutation.set_headers.push({ header: { key: name, raw_value: values[0] } });
+    for (let i = 1; i < values.length; i++) mutation.set_headers.push({ header: { key: name, raw_value: values[i] }, append: APPEND });
   }
   return mutation;
 }
@@ -145,16 +174,22 @@ export function fromStruct(s: ProtoStruct | undefined): Record<string, unknown> 
 
 /**
  * Envoy's ext_proc attributes, keyed by filter name, each a Struct of attribute name -> value
- * ("source.address", "response.code", "xds.node", ...), as a property tree the host serves.
+ * ("source.address", "response.code", "xds.node", ...), into the property tree the host serves.
+ * Each value is converted once, straight to what the host serves: strings, numbers, booleans and
+ * Structs of them (lists and nulls are not properties the filter reads).
  */
-export function attributesToProperties(attributes: Record<string, ProtoStruct> | undefined, into: PropertyTree = {}): PropertyTree {
-  for (const struct of Object.values(attributes ?? {})) {
-    for (const [name, value] of Object.entries(fromStruct(struct))) {
-      const leaf = toLeaf(value);
+export function attributesToProperties(attributes: Record<string, ProtoStruct> | null | undefined, into: PropertyTree = {}): PropertyTree {
+  if (!attributes) return into;
+  for (const filter of Object.keys(attributes)) {
+    const fields = attributes[filter]?.fields;
+    if (!fields) continue;
+    for (const name of Object.keys(fields)) {
+      const leaf = toLeaf(fields[name]);
       if (leaf === undefined) continue;
       let node = into;
       const path = name.split(".");
-      for (const seg of path.slice(0, -1)) {
+      for (let i = 0; i < path.length - 1; i++) {
+        const seg = path[i];
         if (typeof node[seg] !== "object" || node[seg] === null || node[seg] instanceof Uint8Array) node[seg] = {};
         node = node[seg] as PropertyTree;
       }
@@ -164,17 +199,24 @@ export function attributesToProperties(attributes: Record<string, ProtoStruct> |
   return into;
 }
 
-function toLeaf(v: unknown): PropertyTree[string] {
-  if (typeof v === "string" || typeof v === "boolean" || typeof v === "number") return v;
-  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-    const tree: PropertyTree = {};
-    for (const [k, x] of Object.entries(v)) {
-      const leaf = toLeaf(x);
-      if (leaf !== undefined) tree[k] = leaf;
+function toLeaf(v: ProtoValue | undefined): PropertyTree[string] {
+  switch (v?.kind) {
+    case "stringValue": return v.stringValue;
+    case "numberValue": return v.numberValue;
+    case "boolValue": return v.boolValue;
+    case "structValue": {
+      const tree: PropertyTree = {};
+      const fields = v.structValue?.fields;
+      if (fields) {
+        for (const k of Object.keys(fields)) {
+          const leaf = toLeaf(fields[k]);
+          if (leaf !== undefined) tree[k] = leaf;
+        }
+      }
+      return tree;
     }
-    return tree;
+    default: return undefined;
   }
-  return undefined;
 }
 
 /** The proxy's locality from an `xds.node` attribute (Struct of envoy.config.core.v3.Node), if sent. */

@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ConfigurationError, type FailurePolicy, loadModule } from "../host/index.js";
 import { locatePolicyErrors } from "../module/policy-file.js";
 import { adminServer } from "./admin.js";
+import { ExpiryQueue } from "./expiry.js";
 import { FilterPool } from "./filter-pool.js";
 import { type Logger, jsonLogger } from "./logger.js";
 import { SidecarMetrics } from "./prometheus.js";
@@ -188,6 +189,10 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   };
   let active = 0;
   let draining = false;
+  const onStreamDone = () => {
+    active--;
+    metrics.streamClosed();
+  };
 
   // A header set at the limit must still fit in one gRPC message (with room for the framing and
   // attributes), or gRPC would refuse it first with a less helpful message.
@@ -199,7 +204,11 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? DEFAULTS.maxConnectionIdleMs,
     "grpc.max_connection_age_ms": options.maxConnectionAgeMs ?? DEFAULTS.maxConnectionAgeMs,
     "grpc.max_connection_age_grace_ms": options.maxConnectionAgeGraceMs ?? DEFAULTS.maxConnectionAgeGraceMs,
+    // channelz keeps per-call and per-socket statistics for its gRPC service, which the sidecar
+    // does not serve: nobody could read them, and every stream paid for them.
+    "grpc.enable_channelz": 0,
   });
+  const expiry = limits.streamTimeoutMs > 0 ? new ExpiryQueue<StreamProcessor>(limits.streamTimeoutMs) : undefined;
   server.addService(extProcService(), {
     Process(call: ExtProcCall) {
       if (draining || active >= maxStreams) {
@@ -209,12 +218,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
         return;
       }
       active++;
-      metrics.streams.inc();
-      metrics.active.inc();
-      new StreamProcessor(call, pool, metrics, logger, limits, () => {
-        active--;
-        metrics.active.dec();
-      });
+      metrics.streamOpened();
+      new StreamProcessor(call, pool, metrics, logger, limits, expiry, onStreamDone);
     },
   });
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -329,6 +334,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       });
     });
     for (const socket of sockets) socket.destroy();
+    expiry?.close();
     pool.close();
     if (admin) await new Promise<void>((resolve) => admin!.close(() => resolve()));
     logger.log("info", "stopped");
