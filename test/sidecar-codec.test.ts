@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeRequest, encodeResponse, prepared } from "../extproc/sidecar/codec.js";
 import {
-  type ProcessingRequest, attributesToProperties, extProcService, fromStruct, genericExtProcService, headerMutation, headerPairs,
+  type ProcessingRequest, attributesToProperties, extProcService, fromStruct, genericExtProcService, headerMutation, toHeaderMap,
 } from "../extproc/sidecar/protocol.js";
 import { attrs, headerProto, num, str, struct } from "./support/extproc-client.js";
 
@@ -19,7 +19,7 @@ function view(m: ProcessingRequest) {
   const headers = part?.headers ?? part?.trailers;
   return {
     kind,
-    headers: headerPairs(headers).map(([k, v]) => [k, hex(v)]),
+    headers: toHeaderMap(headers).entries.map((e) => [e.name, hex(e.value)]),
     endOfStream: part?.end_of_stream ?? false,
     body: kind?.endsWith("_body") ? hex(part?.body ?? new Uint8Array(0)) : null,
     properties: attributesToProperties(m.attributes),

@@ -12,15 +12,15 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import {
-  BufferType, type CallbackResult, type HttpStream, MapType, type PropertyTree, StreamStateError,
+  BufferType, type CallbackResult, type HeaderMap, type HttpStream, MapType, type PropertyTree, StreamStateError,
 } from "../host/index.js";
 import { prepared } from "./codec.js";
 import type { ExpiryQueue } from "./expiry.js";
 import type { FilterPool } from "./filter-pool.js";
 import type { Logger } from "./logger.js";
 import {
-  type HeaderPair, type ProcessingRequest, type ProcessingResponse, type ProtoHeaderMap,
-  attributesToProperties, fromStruct, headerBytes, headerMutation, headerPairs, headerSets, nodeLocality,
+  type ProcessingRequest, type ProcessingResponse, type ProtoHeaderMap,
+  attributesToProperties, fromStruct, headerBytes, headerMutation, headerSets, nodeLocality, toHeaderMap,
 } from "./protocol.js";
 import type { SidecarMetrics } from "./prometheus.js";
 import { ResponseFlag } from "../module/contract.js";
@@ -143,7 +143,7 @@ export class StreamProcessor {
       case "response_headers": {
         const s = this.started("response_headers");
         const headers = this.checkedHeaders(m.response_headers?.headers);
-        const status = Number(firstValue(headers, ":status"));
+        const status = Number(headers.get(":status"));
         const response = (this.properties.response ??= {}) as PropertyTree;
         if (response.code === undefined && Number.isInteger(status)) response.code = status;
         this.responseSeen = true;
@@ -211,12 +211,12 @@ export class StreamProcessor {
     return this.stream;
   }
 
-  private checkedHeaders(proto: ProtoHeaderMap | null | undefined): HeaderPair[] {
+  private checkedHeaders(proto: ProtoHeaderMap | null | undefined): HeaderMap {
     const count = proto?.headers?.length ?? 0;
     if (count > this.limits.maxHeaderCount) throw new LimitError(`header set of ${count} headers exceeds the limit of ${this.limits.maxHeaderCount}`);
     const bytes = headerBytes(proto);
     if (bytes > this.limits.maxHeaderBytes) throw new LimitError(`header set of ${bytes} bytes exceeds the limit of ${this.limits.maxHeaderBytes}`);
-    return headerPairs(proto);
+    return toHeaderMap(proto);
   }
 
   /** The HTTP request is over (or abandoned): run the filter's log phase once. */
@@ -233,16 +233,6 @@ export class StreamProcessor {
       this.logger.log("error", "filter log phase failed", { error: (e as Error).message });
     }
   }
-}
-
-const utf8 = new TextDecoder();
-
-/** The first value of `name` (lower case) as text, as the host's header map reads it. */
-function firstValue(headers: readonly HeaderPair[], name: string): string | undefined {
-  for (const [key, value] of headers) {
-    if (key === name || (key.length === name.length && key.toLowerCase() === name)) return typeof value === "string" ? value : utf8.decode(value);
-  }
-  return undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { type HeaderChange, type HeaderMap, type HeaderValue, type PropertyTree } from "../host/index.js";
+import { type HeaderChange, HeaderMap, type PropertyTree } from "../host/index.js";
 import { EXT_PROC_PROTO, PROTO_DIRS, decodeRequest, encodeResponse } from "./codec.js";
 
 let generic: grpc.ServiceDefinition | undefined;
@@ -88,22 +88,20 @@ export type ProcessingResponse = Record<string, unknown>;
 
 // ---- conversions -------------------------------------------------------------------------------
 
-/** One header as the host takes it: [name, value]. */
-export type HeaderPair = readonly [string, HeaderValue];
-
 /**
- * The headers of an ext_proc header set as [name, value] pairs for the host, each value as Envoy
- * sent it: raw_value (bytes), or `value` from old Envoys. No copy: the host keeps the bytes.
+ * An ext_proc header set as the host's header map, each value as Envoy sent it: raw_value
+ * (bytes), or `value` from old Envoys. The host takes the map as it is (its entries, not a copy),
+ * and keeps the bytes without copying them.
  */
-export function headerPairs(proto: ProtoHeaderMap | null | undefined): HeaderPair[] {
+export function toHeaderMap(proto: ProtoHeaderMap | null | undefined): HeaderMap {
+  const map = new HeaderMap();
   const headers = proto?.headers;
-  if (!headers) return [];
-  const pairs = new Array<HeaderPair>(headers.length);
+  if (!headers) return map;
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i];
-    pairs[i] = [h.key, h.raw_value && h.raw_value.length ? h.raw_value : (h.value ?? "")];
+    map.add(h.key, h.raw_value && h.raw_value.length ? h.raw_value : (h.value ?? ""));
   }
-  return pairs;
+  return map;
 }
 
 /** Byte size of a header map as Envoy counts it (names plus values). */
