@@ -2,7 +2,7 @@
 // conversion, which it replaces on the server's side: the processor must read the same request
 // from both, and every answer must leave as the same bytes.
 import { describe, expect, it } from "vitest";
-import { decodeRequest, encodeResponse, prepared } from "../extproc/sidecar/codec.js";
+import { decodeRequest, encodeHeadersAnswer, encodeResponse, prepared } from "../extproc/sidecar/codec.js";
 import {
   type ProcessingRequest, attributesToProperties, extProcService, fromStruct, genericExtProcService, headerMutation, toHeaderMap,
 } from "../extproc/sidecar/protocol.js";
@@ -86,6 +86,31 @@ describe("the sidecar's ext_proc codec", () => {
       expect(hex(served.responseSerialize(answer))).toBe(hex(generic.responseSerialize(answer)));
       expect(hex(prepared(answer))).toBe(hex(generic.responseSerialize(answer)));
     });
+  }
+
+  const CHANGES = {
+    "one routing header": [{ name: "x-failover-upstream", values: [Buffer.from("cluster-1")] }],
+    "set, appended, empty, non-UTF-8 and removed values, non-ASCII names": [
+      { name: "x-failover-upstream", values: [Buffer.from("cluster-1")] },
+      { name: "x-failover-attempt", values: [new Uint8Array([0x61]), new Uint8Array(0), new Uint8Array([0xff, 0x00])] },
+      { name: "x-envoy-retry-on", values: [] },
+      { name: "x-naïve", values: [Buffer.from("é")] },
+      { name: "x-gone", values: [] },
+    ],
+    "long names and values (multi-byte lengths)": [
+      { name: "x-".padEnd(300, "n"), values: [new Uint8Array(20_000).fill(0x41), new Uint8Array(200).fill(0x42)] },
+    ],
+  };
+  for (const [name, changes] of Object.entries(CHANGES)) {
+    for (const kind of ["request_headers", "response_headers"] as const) {
+      for (const clear of [true, false]) {
+        it(`writes the ${kind} answer for ${name}${clear ? ", re-picking the route," : ""} as protobufjs encodes it`, () => {
+          const response: Record<string, unknown> = { header_mutation: headerMutation(changes) };
+          if (clear) response.clear_route_cache = true;
+          expect(hex(encodeHeadersAnswer(kind, changes, clear))).toBe(hex(generic.responseSerialize({ [kind]: { response } })));
+        });
+      }
+    }
   }
 
   it("passes a prepared answer through as it is", () => {

@@ -14,7 +14,7 @@ import type * as grpc from "@grpc/grpc-js";
 import {
   BufferType, type CallbackResult, type HeaderMap, type HttpStream, MapType, type PropertyTree, StreamStateError,
 } from "../host/index.js";
-import { prepared } from "./codec.js";
+import { encodeHeadersAnswer, prepared } from "./codec.js";
 import type { ExpiryQueue } from "./expiry.js";
 import type { FilterPool } from "./filter-pool.js";
 import type { Logger } from "./logger.js";
@@ -186,10 +186,8 @@ export class StreamProcessor {
     const changes = r.mutations.headers.get(type);
     // Every change is a removal or at least one value: no changes, no mutation.
     if (!changes || changes.length === 0) return UNCHANGED[kind];
-    const response: Record<string, unknown> = { header_mutation: headerMutation(changes) };
     // The route reads the routing header: Envoy must pick the route again after we changed it.
-    if (kind === "request_headers" && r.mutations.routeCacheCleared) response.clear_route_cache = true;
-    return { [kind]: { response } };
+    return encodeHeadersAnswer(kind, changes, kind === "request_headers" && r.mutations.routeCacheCleared);
   }
 
   private immediate(r: CallbackResult): ProcessingResponse {
