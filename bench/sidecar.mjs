@@ -56,9 +56,8 @@ function exchange(client) {
   });
 }
 
-/** `concurrency` loops of exchanges for `seconds`; returns requests/s and latency percentiles. */
-export async function load(port, concurrency, seconds) {
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+/** `concurrency` loops of exchanges on `client` for `seconds`; returns each latency (ms) and the time taken (s). */
+async function slice(client, concurrency, seconds) {
   const until = Date.now() + seconds * 1000;
   const latencies = [];
   const loop = async () => {
@@ -66,11 +65,21 @@ export async function load(port, concurrency, seconds) {
   };
   const started = process.hrtime.bigint();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { latencies, elapsed: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** `concurrency` loops of exchanges for `seconds`; returns requests/s and latency percentiles. */
+export async function load(port, concurrency, seconds) {
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const { latencies, elapsed } = await slice(client, concurrency, seconds);
   client.close();
+  return summary(latencies, elapsed);
+}
+
+const summary = (latencies, elapsed) => {
   latencies.sort((a, b) => a - b);
   return { rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length };
-}
+};
 
 /**
  * Sends `total` requests at concurrency 64 (warm-up, memory and profile runs). A stream the
@@ -109,24 +118,47 @@ const BASELINES = {
   failover: ["do-nothing server", "do-nothing server, sidecar's codec", "sidecar, empty module"],
 };
 
+/**
+ * Every server runs at once (idle but for its turn), and the measured time is cut into 1 s
+ * slices taken in turn, the order rotating each round: a burst of load from elsewhere on a shared
+ * machine falls on every server alike instead of on whichever ran then, so the ratios hold. Each
+ * slice follows a short unmeasured one: a server idle for a few seconds starts slowly again.
+ */
 export async function run({ seconds = Number(process.env.BENCH_SECONDS ?? 5) } = {}) {
   const suite = "sidecar over loopback gRPC";
+  const rounds = Math.max(1, Math.round(seconds));
   for (const concurrency of [1, 16, 64]) {
-    const cpuPerRequest = {};
+    const servers = [];
     for (const [kind, title] of SERVERS) {
       const { child, port } = await startServer(kind);
-      await load(port, concurrency, 1); // warm-up
-      const cpu0 = await cpu(child);
-      const r = await load(port, concurrency, seconds);
-      cpuPerRequest[kind] = ((await cpu(child)) - cpu0) / r.n;
-      child.kill();
-      const name = `${title}, c${concurrency}`;
-      const base = (figure) => BASELINES[kind].map((b) => `${b}, c${concurrency}: ${figure}`);
-      process.stderr.write(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, server CPU ${cpuPerRequest[kind].toFixed(1)} µs/request (${r.n} requests)\n`);
+      const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      await slice(client, concurrency, 1); // warm-up
+      servers.push({ kind, title, child, client, latencies: [], elapsed: 0, cpu: 0 });
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < servers.length; i++) {
+        const s = servers[(round + i) % servers.length];
+        await slice(s.client, concurrency, 0.25); // back to speed after its idle turns (not measured)
+        const cpu0 = await cpu(s.child);
+        const r = await slice(s.client, concurrency, seconds / rounds);
+        s.cpu += (await cpu(s.child)) - cpu0;
+        s.latencies.push(...r.latencies);
+        s.elapsed += r.elapsed;
+      }
+    }
+    const cpuPerRequest = {};
+    for (const s of servers) {
+      s.client.close();
+      s.child.kill();
+      const r = summary(s.latencies, s.elapsed);
+      cpuPerRequest[s.kind] = s.cpu / r.n;
+      const name = `${s.title}, c${concurrency}`;
+      const base = (figure) => BASELINES[s.kind].map((b) => `${b}, c${concurrency}: ${figure}`);
+      process.stderr.write(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, server CPU ${cpuPerRequest[s.kind].toFixed(1)} µs/request (${r.n} requests)\n`);
       record(suite, `${name}: throughput`, r.rps, "req/s", base("throughput"));
       record(suite, `${name}: p50`, r.p50, "ms", base("p50"));
       record(suite, `${name}: p99`, r.p99, "ms", base("p99"));
-      record(suite, `${name}: server CPU per request`, cpuPerRequest[kind], "µs", base("server CPU per request"));
+      record(suite, `${name}: server CPU per request`, cpuPerRequest[s.kind], "µs", base("server CPU per request"));
     }
     split(concurrency, cpuPerRequest);
   }
