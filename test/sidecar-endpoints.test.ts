@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Sidecar } from "../extproc/sidecar/server.js";
 import { type Headers, attrs, num, str } from "./support/extproc-client.js";
 import { sidecarHarness } from "./support/sidecar-harness.js";
+import { fetchStatus, formatStatus } from "../extproc/tools/status.js";
 
 const policy = {
   clusters: [
@@ -41,6 +42,9 @@ describe("endpoints behind the sidecar", () => {
     await a.exchange(request, [[":status", "200"]], { responseAttributes: answered(200, "10.0.0.3:8080") });
     await b.exchange(request, [[":status", "503"]], { responseAttributes: answered(503, "10.0.0.1:8080") });
     expect(await zone1(sidecar)).toMatchObject({ healthFrom: "endpoints", endpoints: 4, ejectedEndpoints: 1, ejected: false });
+    // `failover status` prints it with the cluster's row.
+    const admin = `http://127.0.0.1:${sidecar.adminPort}`;
+    expect(formatStatus(admin, await fetchStatus(admin))).toMatch(/zone-1 .*endpoints 3\/4 healthy/);
   });
 
   it("a peer that sends no upstream.address: the success rate, as before, and the plan says so; a request header of that name is no attribute", async () => {

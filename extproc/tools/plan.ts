@@ -83,7 +83,8 @@ export function formatPlan(r: PlanResult): string {
       ["cluster", "share", "priority", "score", "reason", ""],
       route.clusters.map((c) => [
         c.name, pct(c.share), String(c.priority), String(c.score), c.reason,
-        [c.ejected ? "ejected" : "", scores.get(c.name)?.assumed && c.reason !== "assumed" ? "assumed" : "", c.via ? `via ${c.via}` : ""]
+        [c.ejected ? "ejected" : "", scores.get(c.name)?.assumed && c.reason !== "assumed" ? "assumed" : "", c.via ? `via ${c.via}` : "",
+          endpointsTag(scores.get(c.name))]
           .filter(Boolean).join(", "),
       ]),
     );
@@ -98,4 +99,10 @@ export function formatPlan(r: PlanResult): string {
   }
   for (const w of r.warnings) out += `module: ${w}\n`;
   return out;
+}
+
+/** Where a cluster's health comes from, when Envoy names its endpoints: "endpoints 9/14 healthy". */
+function endpointsTag(c: PlanCluster | undefined): string {
+  if (c?.healthFrom !== "endpoints" || c.endpoints === undefined) return "";
+  return `endpoints ${c.endpoints - (c.ejectedEndpoints ?? 0)}/${c.endpoints} healthy`;
 }
