@@ -306,7 +306,9 @@ describe("the sidecar under client faults", () => {
   it("survives clients that vanish mid-stream (cancelled calls, a killed client process, a silent network cut), blaming no cluster", async () => {
     const { sidecar, client } = await start({
       policy: JSON.stringify({ ...policyA, health: { outlierDetection: { consecutive5xx: 1 } } }),
-      keepaliveMs: 200, keepaliveTimeoutMs: 200,
+      // A ping every 200 ms finds the silent cut (3.); its answer may take a while on a loaded
+      // machine (the child client of 2. is busy starting), so the wait for it is 2 s.
+      keepaliveMs: 200, keepaliveTimeoutMs: 2000,
     });
     // 1. Calls cancelled at every point of the exchange (Envoy resets the stream when its client goes).
     const c = client();
@@ -330,14 +332,18 @@ describe("the sidecar under client faults", () => {
       for (let i = 0; i < 500; i++) {
         const call = c.Process();
         call.on("data", () => { if (++answered === 500) process.stdout.write("ready\\n"); });
-        call.on("error", () => {});
+        call.on("error", (e) => { if (answered < 500) process.stdout.write("error " + e.code + ": " + e.details + "\\n"); });
         call.write({ request_headers: { headers: { headers: [{ key: ":authority", raw_value: Buffer.from("svc") }] } } });
       }
       setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-    await within(new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve())), 60_000, "child client ready");
-    expect(await active(sidecar)).toBe(500);
-    child.kill("SIGKILL");
+    try {
+      const said = await within(new Promise<string>((resolve) => child.stdout.on("data", (d: Buffer) => resolve(d.toString()))), 60_000, "child client ready");
+      expect(said.trim().split("\n")[0]).toBe("ready");
+      expect(await active(sidecar)).toBe(500);
+    } finally {
+      child.kill("SIGKILL");
+    }
     const afterKill = await eventually(async () => (await active(sidecar)) === 0, 10_000, "streams of the killed client released");
 
     // 3. A silent cut: the connection stays open but nothing gets through any more (a host that
