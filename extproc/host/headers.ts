@@ -37,13 +37,31 @@ class Entry implements HeaderEntry {
   }
 
   get value(): Uint8Array {
-    // Buffer.from allocates small strings from a shared pool: cheaper than TextEncoder.
-    return (this.bytes ??= Buffer.from(this.given as string, "utf8"));
+    return (this.bytes ??= encoded(this.given as string));
   }
 
   get byteLength(): number {
     return this.bytes !== undefined ? this.bytes.length : utf8Length(this.given as string);
   }
+}
+
+/** UTF-8 encodings of the short texts encoded lately (the values a module writes repeat: cluster and route names). */
+const encodings = new Map<string, Uint8Array>();
+const ENCODINGS_MAX = 1024;
+const ENCODED_TEXT_MAX = 128;
+
+/**
+ * A string's UTF-8 bytes. Entries are immutable, so one encoding serves every entry of the same
+ * short text; Buffer.from allocates the rest from a shared pool (cheaper than TextEncoder).
+ */
+function encoded(s: string): Uint8Array {
+  if (s.length > ENCODED_TEXT_MAX) return Buffer.from(s, "utf8");
+  let bytes = encodings.get(s);
+  if (bytes === undefined) {
+    if (encodings.size >= ENCODINGS_MAX) encodings.clear();
+    encodings.set(s, (bytes = Buffer.from(s, "utf8")));
+  }
+  return bytes;
 }
 
 /** Two values as bytes are equal (a string compared as its UTF-8 encoding). */
@@ -116,6 +134,11 @@ export class HeaderMap {
    */
   add(name: string, value: HeaderValue): void {
     this.insert(new Entry(lower(name), value));
+  }
+
+  /** add() for a name already lower-cased. */
+  addKey(key: string, value: HeaderValue): void {
+    this.insert(new Entry(key, value));
   }
 
   private insert(entry: HeaderEntry): void {

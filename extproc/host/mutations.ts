@@ -50,31 +50,25 @@ export class HeaderEditor {
 
   constructor(readonly map: HeaderMap) {}
 
-  // Every write goes through the map's own set/add/remove (callers may watch those).
+  // A first write of a name takes its entries out of the map in the same pass that finds them
+  // (they are what the name held before); a later write of it scans once.
   set(name: string, value: HeaderValue): void {
     const key = lower(name);
-    if (!this.before.has(key)) {
-      const was = this.map.entriesOf(key);
-      this.before.set(key, was);
-      // A name the map does not hold (what a filter mostly writes): setting it is adding it.
-      if (was.length === 0) return this.map.add(key, value);
-    }
-    this.map.set(key, value);
+    const taken = this.map.take(key);
+    if (!this.before.has(key)) this.before.set(key, taken);
+    this.map.addKey(key, value);
   }
 
   add(name: string, value: HeaderValue): void {
-    this.map.add(this.keep(name), value);
+    const key = lower(name);
+    if (!this.before.has(key)) this.before.set(key, this.map.entriesOf(key));
+    this.map.addKey(key, value);
   }
 
   remove(name: string): void {
-    this.map.remove(this.keep(name));
-  }
-
-  /** Remembers the entries of `name` before its first write in this callback; returns it lower-cased. */
-  private keep(name: string): string {
     const key = lower(name);
-    if (!this.before.has(key)) this.before.set(key, this.map.entriesOf(key));
-    return key;
+    const taken = this.map.take(key);
+    if (!this.before.has(key)) this.before.set(key, taken);
   }
 
   /** proxy_set_header_map_pairs: every name before and after is touched. */
