@@ -79,6 +79,8 @@ const NONE: readonly HeaderEntry[] = Object.freeze([]);
 
 export class HeaderMap {
   readonly entries: HeaderEntry[] = [];
+  /** Counts the changes made through the map's methods (a HeaderEditor knows then whether only it wrote). */
+  private changeCount = 0;
 
   constructor(input?: HeaderInput) {
     if (input) this.addAll(input);
@@ -87,7 +89,7 @@ export class HeaderMap {
   addAll(input: HeaderInput): void {
     if (input instanceof HeaderMap) {
       // Into an empty map (a stream's), the entries go as they are: already in Envoy's order.
-      if (this.entries.length === 0) for (const e of input.entries) this.entries.push(e);
+      if (this.entries.length === 0) for (const e of input.entries) this.entries.push(e), this.changeCount++;
       else for (const e of input.entries) this.insert(e);
     } else if (Array.isArray(input)) {
       for (let i = 0; i < input.length; i++) this.add(input[i][0], input[i][1]);
@@ -101,6 +103,9 @@ export class HeaderMap {
   }
 
   get size(): number { return this.entries.length; }
+
+  /** How many changes the map's methods made so far. */
+  get revision(): number { return this.changeCount; }
 
   /** The first entry of `name`, or undefined. */
   entry(name: string): HeaderEntry | undefined {
@@ -136,13 +141,16 @@ export class HeaderMap {
     this.insert(new Entry(lower(name), value));
   }
 
-  /** add() for a name already lower-cased. */
-  addKey(key: string, value: HeaderValue): void {
-    this.insert(new Entry(key, value));
+  /** add() for a name already lower-cased; returns the new entry. */
+  addKey(key: string, value: HeaderValue): HeaderEntry {
+    const entry = new Entry(key, value);
+    this.insert(entry);
+    return entry;
   }
 
   private insert(entry: HeaderEntry): void {
     const entries = this.entries;
+    this.changeCount++;
     if (entry.name.charCodeAt(0) !== 58 /* ":" */) {
       entries.push(entry);
       return;
@@ -181,6 +189,7 @@ export class HeaderMap {
     }
     if (!taken) return NONE;
     entries.length = kept;
+    this.changeCount++;
     return taken;
   }
 
@@ -191,7 +200,10 @@ export class HeaderMap {
     return found ?? NONE;
   }
 
-  clear(): void { this.entries.length = 0; }
+  clear(): void {
+    this.entries.length = 0;
+    this.changeCount++;
+  }
 
   /** Entries as [name, UTF-8 value] pairs. */
   toPairs(): [string, string][] {

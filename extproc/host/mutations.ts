@@ -43,55 +43,150 @@ const EMPTY_HEADERS: ReadonlyMap<MapType, readonly HeaderChange[]> = new Map();
 const EMPTY_BODIES: ReadonlyMap<BufferType, Uint8Array> = new Map();
 export const NO_MUTATIONS: Mutations = Object.freeze({ headers: EMPTY_HEADERS, routeCacheCleared: false, bodies: EMPTY_BODIES });
 
+/** A name the editor wrote: what it held before the first write, and (when known) what it holds now. */
+interface Touched {
+  readonly name: string;
+  readonly before: readonly HeaderEntry[];
+  /**
+   * Its entries now, all made by this editor, when the editor knows them: after a replace or a
+   * remove, or an add to a name that held nothing. Undefined while entries from before remain.
+   */
+  now: HeaderEntry[] | undefined;
+  /** When its first entry now was written (the order of the editor's writes). */
+  first: number;
+}
+
 /** Writes to one header map that remember what each touched name held before. */
 export class HeaderEditor {
-  /** Per touched name, its entries before the first write (entries are immutable: no copy of a value). */
-  private readonly before = new Map<string, readonly HeaderEntry[]>();
+  /** The touched names in the order of first writes (entries are immutable: no copy of a value). */
+  private readonly names: Touched[] = [];
+  /** The touched names by name, once there are more than a few (a few are found by a look along the list). */
+  private index: Map<string, Touched> | undefined;
+  private writes = 0;
+  /** The map's revision after this editor's last write; another revision means someone else changed the map. */
+  private seen: number;
+  /** Someone else changed the map between this editor's writes: only a scan knows what it holds. */
+  private foreign = false;
 
-  constructor(readonly map: HeaderMap) {}
+  constructor(readonly map: HeaderMap) {
+    this.seen = map.revision;
+  }
 
   // A first write of a name takes its entries out of the map in the same pass that finds them
   // (they are what the name held before); a later write of it scans once.
   set(name: string, value: HeaderValue): void {
+    this.check();
     const key = lower(name);
     const taken = this.map.take(key);
-    if (!this.before.has(key)) this.before.set(key, taken);
-    this.map.addKey(key, value);
+    const t = this.touch(key, taken);
+    t.now = [this.map.addKey(key, value)];
+    t.first = ++this.writes;
+    this.seen = this.map.revision;
   }
 
   add(name: string, value: HeaderValue): void {
+    this.check();
     const key = lower(name);
-    if (!this.before.has(key)) this.before.set(key, this.map.entriesOf(key));
-    this.map.addKey(key, value);
+    let t = this.find(key);
+    if (t === undefined) {
+      const before = this.map.entriesOf(key);
+      // Entries from before stay where they are: only a scan of the map knows the order then.
+      t = this.record({ name: key, before, now: before.length === 0 ? [] : undefined, first: 0 });
+    }
+    const entry = this.map.addKey(key, value);
+    this.seen = this.map.revision;
+    if (t.now === undefined) return;
+    if (t.now.length === 0) t.first = ++this.writes;
+    t.now.push(entry);
   }
 
   remove(name: string): void {
+    this.check();
     const key = lower(name);
-    const taken = this.map.take(key);
-    if (!this.before.has(key)) this.before.set(key, taken);
+    this.touch(key, this.map.take(key)).now = [];
+    this.seen = this.map.revision;
+  }
+
+  private check(): void {
+    if (this.map.revision !== this.seen) this.foreign = true;
+  }
+
+  /** The record of `key`, made with `before` at its first write. */
+  private touch(key: string, before: readonly HeaderEntry[]): Touched {
+    return this.find(key) ?? this.record({ name: key, before, now: undefined, first: 0 });
+  }
+
+  private find(key: string): Touched | undefined {
+    if (this.index !== undefined) return this.index.get(key);
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) if (names[i].name === key) return names[i];
+    return undefined;
+  }
+
+  private record(t: Touched): Touched {
+    this.names.push(t);
+    if (this.index !== undefined) this.index.set(t.name, t);
+    else if (this.names.length > FEW) this.index = new Map(this.names.map((x) => [x.name, x]));
+    return t;
   }
 
   /** proxy_set_header_map_pairs: every name before and after is touched. */
   replaceAll(pairs: Iterable<readonly [string, HeaderValue]>): void {
-    for (const [name, entries] of entriesByName(this.map, undefined)) if (!this.before.has(name)) this.before.set(name, entries);
+    this.check();
+    for (const [name, entries] of entriesByName(this.map, undefined)) this.touch(name, entries);
+    for (const t of this.names) t.now = [];
     this.map.clear();
+    this.seen = this.map.revision;
     for (const [name, value] of pairs) this.add(name, value);
   }
 
-  get touched(): boolean { return this.before.size > 0; }
+  get touched(): boolean { return this.names.length > 0; }
+
+  /** The names whose values differ from before, those present now in the map's order, then the removed ones. */
+  changes(): HeaderChange[] {
+    const out = this.knownChanges();
+    if (out !== undefined) return out;
+    if (this.index === undefined) return this.fewChanges();
+    const now = entriesByName(this.map, this.index);
+    const scanned: HeaderChange[] = [];
+    for (const [name, entries] of now) {
+      if (!sameValues(this.index.get(name)!.before, entries)) scanned.push({ name, values: entries.map(valueOf) });
+    }
+    for (const t of this.names) if (!now.has(t.name) && t.before.length > 0) scanned.push({ name: t.name, values: [] });
+    return scanned;
+  }
 
   /**
-   * The names whose values differ from before, those present now in the map's order, then the
-   * removed ones. One pass over the map.
+   * changes() without a pass over the map, when every touched name holds only entries this
+   * editor made (what a filter does: it replaces and removes), none of them a pseudo-header, and
+   * nothing else changed the map since the first write (a local reply replaces the response
+   * headers). Regular entries are appended, so a name's place in the map is its first entry's
+   * write. Undefined otherwise: the scan answers then.
    */
-  changes(): HeaderChange[] {
-    if (this.before.size <= FEW) return this.fewChanges();
-    const now = entriesByName(this.map, this.before);
-    const out: HeaderChange[] = [];
-    for (const [name, entries] of now) {
-      if (!sameValues(this.before.get(name)!, entries)) out.push({ name, values: entries.map((e) => e.value) });
+  private knownChanges(): HeaderChange[] | undefined {
+    if (this.foreign || this.map.revision !== this.seen) return undefined;
+    const names = this.names;
+    let sorted = true;
+    let last = 0;
+    for (let i = 0; i < names.length; i++) {
+      const t = names[i];
+      if (t.now === undefined) return undefined;
+      if (t.now.length === 0) continue;
+      // A pseudo-header goes before the regular ones: leave its place to the scan.
+      if (t.name.charCodeAt(0) === 58) return undefined;
+      if (t.first < last) sorted = false;
+      last = t.first;
     }
-    for (const [name, was] of this.before) if (!now.has(name) && was.length > 0) out.push({ name, values: [] });
+    const present = sorted ? names : names.filter((t) => t.now!.length > 0).sort(writeOrder);
+    const out: HeaderChange[] = [];
+    for (let i = 0; i < present.length; i++) {
+      const t = present[i];
+      if (t.now!.length > 0 && !sameValues(t.before, t.now!)) out.push({ name: t.name, values: t.now!.map(valueOf) });
+    }
+    for (let i = 0; i < names.length; i++) {
+      const t = names[i];
+      if (t.now!.length === 0 && t.before.length > 0) out.push({ name: t.name, values: [] });
+    }
     return out;
   }
 
@@ -100,7 +195,7 @@ export class HeaderEditor {
    * names' hashes passes over most untouched entries without comparing their names.
    */
   private fewChanges(): HeaderChange[] {
-    const names = [...this.before.keys()];
+    const names = this.names.map((t) => t.name);
     let mask = 0;
     for (const n of names) mask |= 1 << nameHash(n);
     const now: (HeaderEntry[] | undefined)[] = new Array(names.length);
@@ -114,16 +209,21 @@ export class HeaderEditor {
       else (now[j] = [e]), order.push(j);
     }
     const out: HeaderChange[] = [];
-    for (const j of order) if (!sameValues(this.before.get(names[j])!, now[j]!)) out.push({ name: names[j], values: now[j]!.map((e) => e.value) });
-    for (let j = 0; j < names.length; j++) if (!now[j] && this.before.get(names[j])!.length > 0) out.push({ name: names[j], values: [] });
+    for (const j of order) if (!sameValues(this.names[j].before, now[j]!)) out.push({ name: names[j], values: now[j]!.map(valueOf) });
+    for (let j = 0; j < names.length; j++) if (!now[j] && this.names[j].before.length > 0) out.push({ name: names[j], values: [] });
     return out;
   }
 }
 
+const valueOf = (e: HeaderEntry): Uint8Array => e.value;
+
+/** Map order of regular names holding only new entries (each appended at the end): by first write. */
+const writeOrder = (a: Touched, b: Touched): number => a.first - b.first;
+
 /** A 5-bit hash of a header name (its length and last character) for fewChanges' mask. */
 const nameHash = (n: string): number => (n.length + n.charCodeAt(n.length - 1)) & 31;
 
-/** Up to this many touched names, changes() scans the map once per name. */
+/** Up to this many touched names, the editor looks along its list for a name, and changes() uses fewChanges. */
 const FEW = 16;
 
 /** Entries grouped by name in map order, for every name or only those in `only`. */
