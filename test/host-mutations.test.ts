@@ -4,7 +4,8 @@
 // real module rewrites a body).
 import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
-import { BufferType, type HeaderChange, MapType, NO_MUTATIONS, PluginVm } from "../extproc/host/index.js";
+import { BufferType, type HeaderChange, HeaderMap, MapType, NO_MUTATIONS, PluginVm } from "../extproc/host/index.js";
+import { HeaderEditor } from "../extproc/host/mutations.js";
 import { probe } from "./support/probe.js";
 import { PROBE_WASM, startVm } from "./support/wasm.js";
 import { importFn, testModule } from "./support/wasm-modules.js";
@@ -74,5 +75,46 @@ describe("the mutation record", () => {
     // Taken by the result: the next callback starts with no changes.
     s.sendResponseHeaders([[":status", "200"]]);
     expect(s.sendResponseBody(Buffer.from("x"), true).mutations).toBe(NO_MUTATIONS);
+  });
+});
+
+describe("the mutation record against the map before and after", () => {
+  // The editor answers from its own record of its writes when it can (only replaces and removes,
+  // no pseudo-header, nobody else changed the map) and scans the map otherwise: both must give
+  // what a comparison of the map before and after gives, for any sequence of writes.
+  const NAMES = ["a", "b", "X-F", "x-f", ":path", ":q", "n1", "n2", "n3"];
+  const VALUES: (string | Uint8Array)[] = ["1", "2", "v", "ü", "", Uint8Array.of(0xff, 1)];
+  const hex = (v: Uint8Array) => Buffer.from(v).toString("hex");
+  const valuesOf = (entries: readonly { name: string; value: Uint8Array }[], name: string) => entries.filter((e) => e.name === name).map((e) => hex(e.value));
+
+  it("for 3,000 random sequences of replace, add, remove and an outside rewrite (a local reply's)", () => {
+    let seed = 7;
+    const pick = <T,>(list: readonly T[]): T => list[((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % list.length];
+    for (let run = 0; run < 3000; run++) {
+      const map = new HeaderMap(Array.from({ length: pick([0, 1, 2, 4, 6]) }, () => [pick(NAMES), pick(VALUES)] as [string, string | Uint8Array]));
+      const before = new Map<string, string[]>(); // a name's values before the editor's first write of it
+      const editor = new HeaderEditor(map);
+      const touched: string[] = [];
+      const ops = pick([1, 2, 3, 5, 8]);
+      for (let i = 0; i < ops; i++) {
+        const op = pick(["set", "set", "remove", "remove", "add", "outside"] as const);
+        const name = pick(NAMES);
+        if (op === "outside") {
+          map.clear();
+          map.add(name, pick(VALUES));
+          continue;
+        }
+        const key = name.toLowerCase();
+        if (!touched.includes(key)) touched.push(key), before.set(key, valuesOf(map.entries, key));
+        editor[op](name, pick(VALUES));
+      }
+      const after = map.entries.map((e) => ({ name: e.name, value: e.value }));
+      const present = [...new Set(after.map((e) => e.name))].filter((n) => touched.includes(n));
+      const expected = [
+        ...present.filter((n) => JSON.stringify(before.get(n)) !== JSON.stringify(valuesOf(after, n))).map((n) => [n, valuesOf(after, n)]),
+        ...touched.filter((n) => !present.includes(n) && before.get(n)!.length > 0).map((n) => [n, []]),
+      ];
+      expect(editor.changes().map((c) => [c.name, c.values.map(hex)])).toEqual(expected);
+    }
   });
 });
