@@ -81,6 +81,12 @@ export class HeaderMap {
   readonly entries: HeaderEntry[] = [];
   /** Counts the changes made through the map's methods (a HeaderEditor knows then whether only it wrote). */
   private changeCount = 0;
+  /**
+   * The entries the last set() or remove() took out, in order: a HeaderEditor learns from it what
+   * a name held before its first write without a second pass (it writes through set/add/remove,
+   * which callers may watch).
+   */
+  lastRemoved: readonly HeaderEntry[] = NONE;
 
   constructor(input?: HeaderInput) {
     if (input) this.addAll(input);
@@ -137,13 +143,8 @@ export class HeaderMap {
    * Appends an entry as Envoy's HeaderMapImpl does: a pseudo-header (":name") goes after the
    * last pseudo-header, before every regular header; any other name goes at the end.
    */
-  add(name: string, value: HeaderValue): void {
-    this.insert(new Entry(lower(name), value));
-  }
-
-  /** add() for a name already lower-cased; returns the new entry. */
-  addKey(key: string, value: HeaderValue): HeaderEntry {
-    const entry = new Entry(key, value);
+  add(name: string, value: HeaderValue): HeaderEntry {
+    const entry = new Entry(lower(name), value);
     this.insert(entry);
     return entry;
   }
@@ -165,15 +166,17 @@ export class HeaderMap {
     else entries.splice(i, 0, entry);
   }
 
-  /** Envoy's setCopy (current Envoy): removes every entry of `name`, then appends one. */
-  set(name: string, value: HeaderValue): void {
+  /** Envoy's setCopy (current Envoy): removes every entry of `name`, then appends one (returned). */
+  set(name: string, value: HeaderValue): HeaderEntry {
     this.remove(name);
-    this.add(name, value);
+    return this.add(name, value);
   }
 
-  /** Removes every entry of `name`; returns how many were removed. */
+  /** Removes every entry of `name`; returns how many were removed (the entries: lastRemoved). */
   remove(name: string): number {
-    return this.take(lower(name)).length;
+    const taken = this.take(lower(name));
+    this.lastRemoved = taken;
+    return taken.length;
   }
 
   /** Removes the entries of `key` (lower case) in one pass and returns them, in order. */

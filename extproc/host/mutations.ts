@@ -72,14 +72,15 @@ export class HeaderEditor {
     this.seen = map.revision;
   }
 
-  // A first write of a name takes its entries out of the map in the same pass that finds them
-  // (they are what the name held before); a later write of it scans once.
+  // Every write goes through the map's own set/add/remove (callers may watch those). A first
+  // replace or remove of a name learns what it held from the entries that write took out
+  // (map.lastRemoved): one pass over the map per write.
   set(name: string, value: HeaderValue): void {
     this.check();
     const key = lower(name);
-    const taken = this.map.take(key);
-    const t = this.touch(key, taken);
-    t.now = [this.map.addKey(key, value)];
+    const entry = this.map.set(key, value);
+    const t = this.touch(key, this.map.lastRemoved);
+    t.now = [entry];
     t.first = ++this.writes;
     this.seen = this.map.revision;
   }
@@ -93,7 +94,7 @@ export class HeaderEditor {
       // Entries from before stay where they are: only a scan of the map knows the order then.
       t = this.record({ name: key, before, now: before.length === 0 ? [] : undefined, first: 0 });
     }
-    const entry = this.map.addKey(key, value);
+    const entry = this.map.add(key, value);
     this.seen = this.map.revision;
     if (t.now === undefined) return;
     if (t.now.length === 0) t.first = ++this.writes;
@@ -103,7 +104,8 @@ export class HeaderEditor {
   remove(name: string): void {
     this.check();
     const key = lower(name);
-    this.touch(key, this.map.take(key)).now = [];
+    this.map.remove(key);
+    this.touch(key, this.map.lastRemoved).now = [];
     this.seen = this.map.revision;
   }
 
