@@ -151,8 +151,6 @@ export function headerSets(map: HeaderMap, skip: string): HeaderMutation {
   return headerMutation([...byName].map(([name, values]) => ({ name, values })));
 }
 
-export const isEmptyMutation = (m: HeaderMutation) => m.set_headers.length === 0 && m.remove_headers.length === 0;
-
 export function fromValue(v: ProtoValue | undefined): unknown {
   switch (v?.kind) {
     case "numberValue": return v.numberValue;
